@@ -1,0 +1,5 @@
+"""Discretization-agnostic data: grids, point clouds, fields, file formats and lazy datasets."""
+
+from sciml.fields.grid import Grid, PointCloud
+
+__all__ = ["Grid", "PointCloud"]

@@ -1,0 +1,444 @@
+"""Discretisations of a physical domain: rectilinear ``Grid`` and scattered ``PointCloud``.
+
+A ``Grid`` is the tensor product of 1-D coordinate arrays, one per spatial axis, on a box domain given by
+``bounds``. Each axis is either periodic or not:
+
+* periodic axis with ``n`` points on ``[lo, hi)``: ``x_i = lo + i h`` with ``h = (hi - lo) / n``; the right
+  end point is the image of the left one and is not stored;
+* non-periodic axis: arbitrary strictly increasing coordinates inside ``[lo, hi]``; ``Grid.uniform`` places
+  ``n`` nodes at ``linspace(lo, hi, n)`` (end points included, the convention of the FNO Darcy data).
+
+Quadrature weights integrate a function sampled on the grid: the rectangle rule on periodic axes
+(spectrally accurate for smooth periodic functions) and the trapezoid rule on non-periodic axes; the weights
+of a d-dimensional grid are the outer product of the 1-D weights and sum to the domain volume.
+
+Models take the coordinates they need from a Grid, never from an assumed ``[0, 1]^d`` of a tensor's shape.
+Grids are immutable value objects; two grids compare equal when their coordinates, bounds and periodic
+flags are equal.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from sciml.errors import GridError, ShapeError
+
+__all__ = ["Grid", "PointCloud"]
+
+
+def _per_axis(value: Any, ndim: int, name: str) -> list:
+    if isinstance(value, (bool, np.bool_, int, float)) or value is None:
+        return [value] * ndim
+    value = list(value)
+    if len(value) != ndim:
+        raise GridError(f"{name} has {len(value)} entries but the grid has {ndim} axes")
+    return value
+
+
+class Grid:
+    """A rectilinear grid on a box domain.
+
+    Args:
+        coords: one strictly increasing 1-D array per axis.
+        bounds: per-axis ``(lo, hi)``. Default: the coordinate range, extended by one spacing on the right
+            for periodic axes.
+        periodic: one flag for all axes or one per axis.
+        names: axis names (default ``x0, x1, ...``), used by readers/writers and xarray.
+    """
+
+    def __init__(
+        self,
+        coords: Sequence[Any],
+        bounds: Sequence[Sequence[float]] | None = None,
+        periodic: bool | Sequence[bool] = False,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        if isinstance(coords, np.ndarray) and coords.ndim == 1:
+            coords = [coords]
+        if len(coords) == 0:
+            raise GridError("a Grid needs at least one axis")
+        ndim = len(coords)
+        arrays = []
+        for i, c in enumerate(coords):
+            a = np.asarray(c.detach().cpu() if isinstance(c, torch.Tensor) else c, dtype=np.float64)
+            if a.ndim != 1:
+                raise GridError(f"coordinate of axis {i} must be 1-D, got shape {a.shape}")
+            if a.size < 1:
+                raise GridError(f"coordinate of axis {i} is empty")
+            if not np.all(np.isfinite(a)):
+                raise GridError(f"coordinate of axis {i} contains NaN or Inf")
+            if a.size > 1 and not np.all(np.diff(a) > 0):
+                bad = int(np.argmin(np.diff(a) > 0))
+                raise GridError(
+                    f"coordinate of axis {i} is not strictly increasing (monotonic): "
+                    f"x[{bad}]={a[bad]!r} >= x[{bad + 1}]={a[bad + 1]!r}"
+                )
+            a.setflags(write=False)
+            arrays.append(a)
+        self._coords = tuple(arrays)
+        self._periodic = tuple(bool(p) for p in _per_axis(periodic, ndim, "periodic"))
+        self._names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(ndim))
+        if len(self._names) != ndim:
+            raise GridError(f"names has {len(self._names)} entries but the grid has {ndim} axes")
+        if bounds is None:
+            bounds = [None] * ndim
+        elif len(bounds) != ndim:
+            raise GridError(f"bounds has {len(bounds)} entries but the grid has {ndim} axes")
+        bl = []
+        for i, (a, b, p) in enumerate(zip(arrays, bounds, self._periodic)):
+            if b is None:
+                if p:
+                    h = a[1] - a[0] if a.size > 1 else 1.0
+                    b = (a[0], a[-1] + h)
+                else:
+                    b = (a[0], a[-1])
+            lo, hi = float(b[0]), float(b[1])
+            if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo or (hi == lo and a.size > 1):
+                raise GridError(f"bounds of axis {i} must be finite with lo < hi, got ({lo}, {hi})")
+            tol = 1e-9 * max(1.0, abs(hi - lo))
+            if a[0] < lo - tol or a[-1] > hi + tol or (p and a[-1] >= hi - tol and a.size > 1):
+                raise GridError(
+                    f"coordinates of axis {i} span [{a[0]}, {a[-1]}], outside bounds ({lo}, {hi})"
+                    + (" (periodic axes exclude the right end point)" if p else "")
+                )
+            bl.append((lo, hi))
+        self._bounds = tuple(bl)
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def uniform(
+        cls,
+        shape: int | Sequence[int],
+        bounds: Sequence[Sequence[float]] | None = None,
+        periodic: bool | Sequence[bool] = False,
+        names: Sequence[str] | None = None,
+    ) -> "Grid":
+        """Equispaced grid: ``n`` points per axis on ``bounds`` (default ``[0, 1]`` per axis)."""
+        shape = [int(shape)] if isinstance(shape, (int, np.integer)) else [int(s) for s in shape]
+        ndim = len(shape)
+        if ndim == 0 or any(s < 1 for s in shape):
+            raise GridError(f"shape must be a non-empty sequence of positive sizes, got {shape}")
+        bounds = [(0.0, 1.0)] * ndim if bounds is None else list(bounds)
+        if len(bounds) != ndim:
+            raise GridError(f"bounds has {len(bounds)} entries but shape has {ndim} axes")
+        per = _per_axis(periodic, ndim, "periodic")
+        coords = []
+        for n, (lo, hi), p in zip(shape, bounds, per):
+            if p:
+                coords.append(lo + (hi - lo) * np.arange(n) / n)
+            else:
+                coords.append(np.linspace(lo, hi, n) if n > 1 else np.array([0.5 * (lo + hi)]))
+        return cls(coords, bounds=bounds, periodic=per, names=names)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def coords(self) -> tuple[np.ndarray, ...]:
+        """Per-axis 1-D float64 coordinates (read-only arrays)."""
+        return self._coords
+
+    @property
+    def bounds(self) -> tuple[tuple[float, float], ...]:
+        return self._bounds
+
+    @property
+    def periodic(self) -> tuple[bool, ...]:
+        return self._periodic
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def ndim(self) -> int:
+        return len(self._coords)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(c.size for c in self._coords)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def lengths(self) -> tuple[float, ...]:
+        return tuple(hi - lo for lo, hi in self._bounds)
+
+    @property
+    def volume(self) -> float:
+        return float(np.prod(self.lengths))
+
+    @cached_property
+    def is_uniform(self) -> bool:
+        """True when every axis is equispaced (and, on periodic axes, consistent with the bounds)."""
+        for c, p, (lo, hi) in zip(self._coords, self._periodic, self._bounds):
+            if c.size < 2:
+                continue
+            d = np.diff(c)
+            if not np.allclose(d, d[0], rtol=1e-9, atol=0):
+                return False
+            if p and not math.isclose(d[0], (hi - lo) / c.size, rel_tol=1e-9):
+                return False
+        return True
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        """Per-axis spacing h of a uniform grid (raises GridError on non-uniform grids)."""
+        if not self.is_uniform:
+            raise GridError("spacing is only defined for uniform grids; use coords instead")
+        out = []
+        for c, p, (lo, hi) in zip(self._coords, self._periodic, self._bounds):
+            out.append((hi - lo) / c.size if p else (float(c[1] - c[0]) if c.size > 1 else hi - lo))
+        return tuple(out)
+
+    def axis_weights(self, axis: int) -> np.ndarray:
+        """1-D quadrature weights of one axis (rectangle rule if periodic, trapezoid otherwise)."""
+        c, p, (lo, hi) = self._coords[axis], self._periodic[axis], self._bounds[axis]
+        n = c.size
+        if n == 1:
+            return np.array([hi - lo if hi > lo else 1.0])
+        if p:
+            # distance to the neighbours on the circle, halved: exact rectangle rule on uniform grids
+            ext = np.concatenate([[c[-1] - (hi - lo)], c, [c[0] + (hi - lo)]])
+            return 0.5 * (ext[2:] - ext[:-2])
+        w = np.empty(n)
+        w[1:-1] = 0.5 * (c[2:] - c[:-2])
+        w[0] = 0.5 * (c[1] - c[0]) + (c[0] - lo)
+        w[-1] = 0.5 * (c[-1] - c[-2]) + (hi - c[-1])
+        return w
+
+    @cached_property
+    def _weights_np(self) -> np.ndarray:
+        w = np.ones(())
+        for i in range(self.ndim):
+            w = np.multiply.outer(w, self.axis_weights(i))
+        w.setflags(write=False)
+        return w
+
+    def quadrature_weights(self) -> np.ndarray:
+        """Weights of shape ``self.shape`` with ``sum(w * f) ~ integral of f``; they sum to the volume."""
+        return self._weights_np
+
+    def weights(
+        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32, normalized: bool = False
+    ) -> torch.Tensor:
+        """Quadrature weights as a tensor; ``normalized=True`` divides by the volume (grid means)."""
+        w = self._weights_np / self.volume if normalized else self._weights_np
+        return torch.as_tensor(np.ascontiguousarray(w), dtype=dtype, device=device)
+
+    def meshgrid(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Coordinates of every grid point, shape ``(ndim, *shape)``."""
+        axes = [torch.as_tensor(c, dtype=dtype, device=device) for c in self._coords]
+        return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=0)
+
+    def points(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Coordinates of every grid point as a point list, shape ``(size, ndim)`` in C order."""
+        return self.meshgrid(device, dtype).reshape(self.ndim, -1).T.contiguous()
+
+    # ------------------------------------------------------------------ refinement
+    def refine(self, factor: int | Sequence[int] = 2) -> "Grid":
+        """Uniform grid of the same domain with ``factor`` times more cells per axis.
+
+        Periodic axes go from n to n*factor points; non-periodic axes from n to (n-1)*factor+1 nodes, so the
+        coarse points are a strided subset of the fine ones.
+        """
+        if not self.is_uniform:
+            raise GridError("refine() needs a uniform grid")
+        fac = [int(f) for f in _per_axis(factor, self.ndim, "factor")]
+        if any(f < 1 for f in fac):
+            raise GridError(f"refinement factor must be a positive integer, got {factor}")
+        shape = [n * f if p else (n - 1) * f + 1 for n, f, p in zip(self.shape, fac, self._periodic)]
+        return Grid.uniform(shape, self._bounds, self._periodic, self._names)
+
+    def coarsen(self, factor: int | Sequence[int] = 2) -> "Grid":
+        """Inverse of ``refine``: keeps every ``factor``-th point; raises GridError if sizes don't divide."""
+        if not self.is_uniform:
+            raise GridError("coarsen() needs a uniform grid")
+        fac = [int(f) for f in _per_axis(factor, self.ndim, "factor")]
+        shape = []
+        for i, (n, f, p) in enumerate(zip(self.shape, fac, self._periodic)):
+            cells = n if p else n - 1
+            if f < 1 or cells % f != 0 or cells // f < 1:
+                raise GridError(
+                    f"cannot coarsen axis {i} with {n} points ({'periodic' if p else 'non-periodic'}) by {f}: "
+                    f"{cells} cells are not divisible by {f}"
+                )
+            shape.append(cells // f if p else cells // f + 1)
+        return Grid.uniform(shape, self._bounds, self._periodic, self._names)
+
+    def with_shape(self, shape: Sequence[int]) -> "Grid":
+        """Uniform grid of the same domain, periodicity and names with another number of points."""
+        return Grid.uniform(shape, self._bounds, self._periodic, self._names)
+
+    def stride_to(self, other: "Grid") -> tuple[int, ...] | None:
+        """Per-axis integer strides s such that ``other.coords[i] == self.coords[i][::s]``, else None."""
+        if other.ndim != self.ndim or other.periodic != self.periodic:
+            return None
+        strides = []
+        for a, b in zip(self._coords, other.coords):
+            if b.size > a.size:
+                return None
+            s = max(1, (a.size - 1) // max(1, b.size - 1)) if b.size > 1 else 1
+            sub = a[::s][: b.size]
+            if sub.size != b.size or not np.allclose(sub, b, rtol=0, atol=1e-12 * max(1.0, np.abs(a).max())):
+                return None
+            strides.append(s)
+        return tuple(strides)
+
+    # ------------------------------------------------------------------ checks and serialisation
+    def check_values(self, values: torch.Tensor | np.ndarray, name: str = "values") -> None:
+        """Raise ShapeError unless ``values`` is shaped ``(batch, channels, *self.shape)``."""
+        shp = tuple(values.shape)
+        if len(shp) != self.ndim + 2:
+            raise ShapeError(
+                f"{name} must have {self.ndim + 2} dimensions (batch, channels, *{self.shape}) for a "
+                f"{self.ndim}-D grid, got {len(shp)} dimensions with shape {shp}"
+            )
+        if shp[2:] != self.shape:
+            raise ShapeError(f"{name} spatial shape {shp[2:]} does not match the grid shape {self.shape}")
+
+    def to_dict(self) -> dict:
+        """Plain-data description (lists of floats); ``Grid.from_dict`` inverts it exactly."""
+        return {
+            "kind": "grid",
+            "coords": [c.tolist() for c in self._coords],
+            "bounds": [list(b) for b in self._bounds],
+            "periodic": list(self._periodic),
+            "names": list(self._names),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Grid":
+        return cls(d["coords"], d.get("bounds"), d.get("periodic", False), d.get("names"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Grid):
+            return NotImplemented
+        return (
+            self.shape == other.shape
+            and self._periodic == other._periodic
+            and all(np.array_equal(a, b) for a, b in zip(self._coords, other._coords))
+            and np.allclose(self._bounds, other._bounds, rtol=1e-12, atol=0)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self._periodic, tuple(c.tobytes() for c in self._coords)))
+
+    def __repr__(self) -> str:
+        per = "".join("p" if p else "-" for p in self._periodic)
+        return f"Grid(shape={self.shape}, bounds={self._bounds}, periodic={per})"
+
+
+class PointCloud:
+    """``n`` points in ``d`` dimensions with optional quadrature weights.
+
+    Used for irregular meshes and for query points of pointwise decoders (DeepONet trunk, VANO decoder).
+    Without weights, every point gets ``volume / n`` (Monte Carlo quadrature on the bounding box).
+    """
+
+    def __init__(
+        self,
+        points: Any,
+        weights: Any = None,
+        bounds: Sequence[Sequence[float]] | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        p = np.asarray(points.detach().cpu() if isinstance(points, torch.Tensor) else points, dtype=np.float64)
+        if p.ndim == 1:
+            p = p[:, None]
+        if p.ndim != 2 or p.shape[0] < 1:
+            raise ShapeError(f"points must have shape (n_points, dim), got {p.shape}")
+        if not np.all(np.isfinite(p)):
+            raise GridError("points contain NaN or Inf")
+        p.setflags(write=False)
+        self._points = p
+        d = p.shape[1]
+        if bounds is None:
+            bounds = list(zip(p.min(0).tolist(), p.max(0).tolist()))
+        if len(bounds) != d:
+            raise GridError(f"bounds has {len(bounds)} entries but the points have {d} dimensions")
+        self._bounds = tuple((float(lo), float(hi)) for lo, hi in bounds)
+        if weights is None:
+            vol = float(np.prod([max(hi - lo, 0.0) for lo, hi in self._bounds])) or 1.0
+            w = np.full(p.shape[0], vol / p.shape[0])
+        else:
+            w = np.asarray(weights, dtype=np.float64)
+            if w.shape != (p.shape[0],):
+                raise ShapeError(f"weights must have shape ({p.shape[0]},), got {w.shape}")
+        w.setflags(write=False)
+        self._weights = w
+        self._names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(d))
+
+    @property
+    def ndim(self) -> int:
+        return self._points.shape[1]
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self._points.shape[0],)
+
+    @property
+    def size(self) -> int:
+        return self._points.shape[0]
+
+    @property
+    def bounds(self) -> tuple[tuple[float, float], ...]:
+        return self._bounds
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def periodic(self) -> tuple[bool, ...]:
+        return (False,) * self.ndim
+
+    @property
+    def volume(self) -> float:
+        return float(self._weights.sum())
+
+    def quadrature_weights(self) -> np.ndarray:
+        return self._weights
+
+    def weights(
+        self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32, normalized: bool = False
+    ) -> torch.Tensor:
+        w = self._weights / self._weights.sum() if normalized else self._weights
+        return torch.as_tensor(w, dtype=dtype, device=device)
+
+    def points(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.as_tensor(self._points, dtype=dtype, device=device)
+
+    def check_values(self, values: torch.Tensor | np.ndarray, name: str = "values") -> None:
+        shp = tuple(values.shape)
+        if len(shp) != 3 or shp[2] != self.size:
+            raise ShapeError(f"{name} must have shape (batch, channels, {self.size}) on this PointCloud, got {shp}")
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "pointcloud",
+            "points": self._points.tolist(),
+            "weights": self._weights.tolist(),
+            "bounds": [list(b) for b in self._bounds],
+            "names": list(self._names),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PointCloud":
+        return cls(d["points"], d.get("weights"), d.get("bounds"), d.get("names"))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PointCloud):
+            return NotImplemented
+        return np.array_equal(self._points, other._points) and np.array_equal(self._weights, other._weights)
+
+    def __hash__(self) -> int:
+        return hash(self._points.tobytes())
+
+    def __repr__(self) -> str:
+        return f"PointCloud(n_points={self.size}, dim={self.ndim})"

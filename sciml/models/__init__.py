@@ -1,0 +1,43 @@
+"""Operator-learning models, built by name from plain configs.
+
+    >>> import sciml.models
+    >>> model = sciml.models.build("fno", in_channels=1, out_channels=1, n_modes=[12, 12], hidden_channels=32)
+
+Every model is an ``nn.Module`` whose ``forward(x, grid=None)`` takes ``x`` shaped ``(batch, channels,
+*spatial)`` (or a ``Field``) and the ``Grid`` it is sampled on, and returns ``(batch, out_channels,
+*spatial)``. ``build`` records the name and config on the module (``model.sciml_name``,
+``model.sciml_config``) so that checkpoints rebuild it without pickling classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from sciml.registry import Registry
+
+_MODELS = Registry(
+    "model",
+    {
+        "fno": "sciml.models.fno:FNO",
+        "mgno": "sciml.models.mgno:MgNO",
+        "codano": "sciml.models.codano:CoDANO",
+        "vano": "sciml.models.vano:VANO",
+    },
+)
+
+register = _MODELS.register
+available = _MODELS.available
+check_config = _MODELS.check_config
+
+
+def build(name: str, **config: Any) -> nn.Module:
+    """Build model ``name`` from keyword config; an unknown key raises ConfigError naming allowed keys."""
+    model = _MODELS.build(name, **config)
+    model.sciml_name = name
+    model.sciml_config = dict(config)
+    return model
+
+
+__all__ = ["build", "available", "register", "check_config"]

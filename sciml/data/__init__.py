@@ -17,6 +17,10 @@ _GENERATORS = Registry(
         "grf": "sciml.data.grf:generate",
         "darcy": "sciml.data.darcy:generate",
         "navier_stokes": "sciml.data.navier_stokes:generate",
+        "boussinesq": "sciml.data.boussinesq:generate",
+        "cahn_hilliard": "sciml.data.cahn_hilliard:generate",
+        "bumps": "sciml.data.bumps:generate",
+        "so3_trajectories": "sciml.data.so3:generate",
     },
 )
 

@@ -233,7 +233,7 @@ class Grid:
 
     def meshgrid(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Coordinates of every grid point, shape ``(ndim, *shape)``."""
-        axes = [torch.as_tensor(c, dtype=dtype, device=device) for c in self._coords]
+        axes = [torch.tensor(c, dtype=dtype, device=device) for c in self._coords]
         return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=0)
 
     def points(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:

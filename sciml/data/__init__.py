@@ -27,11 +27,12 @@ _GENERATORS = Registry(
 register = _GENERATORS.register
 available = _GENERATORS.available
 check_config = _GENERATORS.check_config
+get = _GENERATORS.get
 
 
-def generate(name: str, **params: Any):
+def generate(name: str, /, **params: Any):
     """Run generator ``name``; unknown parameters raise ConfigError naming the allowed ones."""
     return _GENERATORS.build(name, **params)
 
 
-__all__ = ["generate", "available", "register", "check_config"]
+__all__ = ["generate", "available", "register", "check_config", "get"]

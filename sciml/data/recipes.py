@@ -112,7 +112,7 @@ def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
 
 def _effective_params(generator: str, params: dict) -> dict:
     """Parameters with the generator's JSON-typed defaults filled in (what provenance records)."""
-    fn = data._GENERATORS.get(generator)
+    fn = data.get(generator)
     full = {}
     for p in inspect.signature(fn).parameters.values():
         if p.default is not inspect.Parameter.empty and p.name != "progress":

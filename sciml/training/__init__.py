@@ -1,0 +1,48 @@
+"""Training: one ``Trainer`` for every model, checkpoints, DDP, quadrature losses and typed configs.
+
+    from sciml.training import Trainer, TrainConfig
+    trainer = Trainer(model, train_data, val_data, config=TrainConfig(epochs=20, lr=1e-3), run_dir="runs/a")
+    history = trainer.fit()                  # metrics.jsonl + checkpoints/last.pt, best.pt in run_dir
+    trainer.resume("runs/a"); trainer.fit()  # continue exactly where a run stopped
+
+See docs/training.md for configs, AMP, hooks and ``torchrun``.
+"""
+
+from sciml.training.amp import fft_fp32, fp32
+from sciml.training.checkpoint import load_checkpoint, save_checkpoint
+from sciml.training.config import (
+    DataConfig,
+    ExperimentConfig,
+    TrainConfig,
+    dump_config,
+    from_dict,
+    load_config,
+    to_dict,
+)
+from sciml.training.distributed import is_main, world_size
+from sciml.training.losses import H1Loss, LpLoss, MSELoss, get_loss, h1_seminorm, relative_h1, relative_l2
+from sciml.training.trainer import Trainer
+
+__all__ = [
+    "Trainer",
+    "TrainConfig",
+    "DataConfig",
+    "ExperimentConfig",
+    "from_dict",
+    "to_dict",
+    "load_config",
+    "dump_config",
+    "save_checkpoint",
+    "load_checkpoint",
+    "is_main",
+    "world_size",
+    "relative_l2",
+    "relative_h1",
+    "h1_seminorm",
+    "LpLoss",
+    "H1Loss",
+    "MSELoss",
+    "get_loss",
+    "fp32",
+    "fft_fp32",
+]

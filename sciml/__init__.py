@@ -10,11 +10,13 @@ from sciml.errors import (
     ShapeError,
     TrainingDivergedError,
 )
+from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Field",
     "Grid",
     "PointCloud",
     "SciMLError",

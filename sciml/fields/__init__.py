@@ -1,5 +1,6 @@
 """Discretization-agnostic data: grids, point clouds, fields, file formats and lazy datasets."""
 
+from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 
-__all__ = ["Grid", "PointCloud"]
+__all__ = ["Field", "Grid", "PointCloud"]

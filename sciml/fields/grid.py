@@ -20,8 +20,9 @@ flags are equal.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,7 +77,7 @@ class Grid:
                 bad = int(np.argmin(np.diff(a) > 0))
                 raise GridError(
                     f"coordinate of axis {i} is not strictly increasing (monotonic): "
-                    f"x[{bad}]={a[bad]!r} >= x[{bad + 1}]={a[bad + 1]!r}"
+                    f"x[{bad}]={float(a[bad])!r} >= x[{bad + 1}]={float(a[bad + 1])!r}"
                 )
             a.setflags(write=False)
             arrays.append(a)
@@ -117,7 +118,7 @@ class Grid:
         bounds: Sequence[Sequence[float]] | None = None,
         periodic: bool | Sequence[bool] = False,
         names: Sequence[str] | None = None,
-    ) -> "Grid":
+    ) -> Grid:
         """Equispaced grid: ``n`` points per axis on ``bounds`` (default ``[0, 1]`` per axis)."""
         shape = [int(shape)] if isinstance(shape, (int, np.integer)) else [int(s) for s in shape]
         ndim = len(shape)
@@ -229,7 +230,7 @@ class Grid:
     ) -> torch.Tensor:
         """Quadrature weights as a tensor; ``normalized=True`` divides by the volume (grid means)."""
         w = self._weights_np / self.volume if normalized else self._weights_np
-        return torch.as_tensor(np.ascontiguousarray(w), dtype=dtype, device=device)
+        return torch.tensor(np.ascontiguousarray(w), dtype=dtype, device=device)
 
     def meshgrid(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Coordinates of every grid point, shape ``(ndim, *shape)``."""
@@ -241,7 +242,7 @@ class Grid:
         return self.meshgrid(device, dtype).reshape(self.ndim, -1).T.contiguous()
 
     # ------------------------------------------------------------------ refinement
-    def refine(self, factor: int | Sequence[int] = 2) -> "Grid":
+    def refine(self, factor: int | Sequence[int] = 2) -> Grid:
         """Uniform grid of the same domain with ``factor`` times more cells per axis.
 
         Periodic axes go from n to n*factor points; non-periodic axes from n to (n-1)*factor+1 nodes, so the
@@ -255,7 +256,7 @@ class Grid:
         shape = [n * f if p else (n - 1) * f + 1 for n, f, p in zip(self.shape, fac, self._periodic)]
         return Grid.uniform(shape, self._bounds, self._periodic, self._names)
 
-    def coarsen(self, factor: int | Sequence[int] = 2) -> "Grid":
+    def coarsen(self, factor: int | Sequence[int] = 2) -> Grid:
         """Inverse of ``refine``: keeps every ``factor``-th point; raises GridError if sizes don't divide."""
         if not self.is_uniform:
             raise GridError("coarsen() needs a uniform grid")
@@ -271,19 +272,26 @@ class Grid:
             shape.append(cells // f if p else cells // f + 1)
         return Grid.uniform(shape, self._bounds, self._periodic, self._names)
 
-    def with_shape(self, shape: Sequence[int]) -> "Grid":
+    def with_shape(self, shape: Sequence[int]) -> Grid:
         """Uniform grid of the same domain, periodicity and names with another number of points."""
         return Grid.uniform(shape, self._bounds, self._periodic, self._names)
 
-    def stride_to(self, other: "Grid") -> tuple[int, ...] | None:
+    def stride_to(self, other: Grid) -> tuple[int, ...] | None:
         """Per-axis integer strides s such that ``other.coords[i] == self.coords[i][::s]``, else None."""
         if other.ndim != self.ndim or other.periodic != self.periodic:
             return None
         strides = []
-        for a, b in zip(self._coords, other.coords):
+        for a, b, p in zip(self._coords, other.coords, self._periodic):
             if b.size > a.size:
                 return None
-            s = max(1, (a.size - 1) // max(1, b.size - 1)) if b.size > 1 else 1
+            if b.size == 1:
+                s = 1
+            elif p:
+                if a.size % b.size:
+                    return None
+                s = a.size // b.size
+            else:
+                s = (a.size - 1) // (b.size - 1)
             sub = a[::s][: b.size]
             if sub.size != b.size or not np.allclose(sub, b, rtol=0, atol=1e-12 * max(1.0, np.abs(a).max())):
                 return None
@@ -313,7 +321,7 @@ class Grid:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Grid":
+    def from_dict(cls, d: dict) -> Grid:
         return cls(d["coords"], d.get("bounds"), d.get("periodic", False), d.get("names"))
 
     def __eq__(self, other: object) -> bool:
@@ -409,10 +417,10 @@ class PointCloud:
         self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32, normalized: bool = False
     ) -> torch.Tensor:
         w = self._weights / self._weights.sum() if normalized else self._weights
-        return torch.as_tensor(w, dtype=dtype, device=device)
+        return torch.tensor(w, dtype=dtype, device=device)
 
     def points(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.as_tensor(self._points, dtype=dtype, device=device)
+        return torch.tensor(self._points, dtype=dtype, device=device)
 
     def check_values(self, values: torch.Tensor | np.ndarray, name: str = "values") -> None:
         shp = tuple(values.shape)
@@ -429,7 +437,7 @@ class PointCloud:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "PointCloud":
+    def from_dict(cls, d: dict) -> PointCloud:
         return cls(d["points"], d.get("weights"), d.get("bounds"), d.get("names"))
 
     def __eq__(self, other: object) -> bool:

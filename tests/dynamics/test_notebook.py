@@ -1,0 +1,19 @@
+"""examples/ncds_lasa.ipynb runs top to bottom (small settings) and shows the contraction margin <= 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "ncds_lasa.ipynb"
+
+
+def test_ncds_notebook_executes(tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    line = next(s for s in text.splitlines() if s.startswith("max of (x-x0).f"))
+    assert float(line.split(":")[-1]) <= 0.0
+    assert "mean DTW" in text

@@ -1,0 +1,87 @@
+"""Discretization gap d(32, 64), d(64, 128) on band-limited inputs: sciml CoDA-NO vs neuraloperator CODANO vs FNO.
+
+Same protocol as the shared test suite (``sciml.testing.resolution``): one set of (untrained, seeded) weights per
+model, float64, band-limited random inputs with 4 modes per axis sampled exactly on periodic 32, 64, 128 grids;
+outputs restricted to the shared points; relative L2 difference per refinement. A resolution-invariant model has a
+small gap that shrinks with N. Run: ``python benchmarks/resolution.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from neuralop.models import CODANO as NeuralopCODANO
+
+import sciml.models
+from sciml.testing.resolution import ResolutionCase, discretization_gaps
+
+VARS = ["a", "b"]
+
+
+def _sciml_codano():
+    torch.manual_seed(0)
+    return sciml.models.build("codano", variables=VARS, n_modes=[8, 8], width=8, n_layers=2, cls_token=True)
+
+
+def _neuralop_codano():
+    torch.manual_seed(0)
+    return NeuralopCODANO(
+        lifting_channels=16,
+        hidden_variable_codimension=8,
+        projection_channels=16,
+        use_positional_encoding=True,
+        positional_encoding_dim=4,
+        positional_encoding_modes=[8, 8],
+        variable_ids=list(VARS),
+        n_layers=2,
+        n_modes=[[8, 8], [8, 8]],
+        n_heads=[1, 1],
+        per_layer_scaling_factors=[[1, 1], [1, 1]],
+        attention_scaling_factors=[1, 1],
+        attention_token_dim=8,
+        domain_padding=None,
+    )
+
+
+def _fno():
+    torch.manual_seed(0)
+    return sciml.models.build("fno", in_channels=2, out_channels=2, n_modes=[8, 8], hidden_channels=8, n_layers=2)
+
+
+CASES = [
+    ResolutionCase("sciml_codano", _sciml_codano, 2, [(32, 32)], forward=lambda m, x, g: m(x, g, VARS)),
+    ResolutionCase(
+        "neuralop_codano", _neuralop_codano, 2, [(32, 32)], forward=lambda m, x, g: m(x, input_variable_ids=VARS)
+    ),
+    ResolutionCase("fno", _fno, 2, [(32, 32)]),
+]
+
+
+def main(argv=None):
+    rows = []
+    t0 = time.perf_counter()
+    for case in CASES:
+        d = discretization_gaps(case, (32, 32))
+        rows.append({"model": case.name, "d_32_64": d[0], "d_64_128": d[1], "shrinking": d[1] <= d[0]})
+        print(f"{case.name:18s} d(32,64)={d[0]:.3e} d(64,128)={d[1]:.3e}", flush=True)
+    summary = {"seconds": time.perf_counter() - t0, "grids": "periodic 32/64/128, inputs with 4 modes per axis"}
+    command = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
+    try:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _common import save_results
+
+        save_results("resolution", rows, command, summary)
+    except ImportError:
+        from sciml.utils import atomic_path
+
+        with atomic_path("benchmarks/results/resolution.json") as tmp:
+            Path(tmp).write_text(json.dumps({"command": command, "results": rows, "summary": summary}, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,500 @@
+"""One training loop for every sciml model: supervised operator learning and multi-stage methods.
+
+Per optimizer step, on a batch ``(x, y)`` of shapes ``(batch, channels, *spatial)``:
+
+    pred = model(x, grid)                     (inside bf16 autocast when amp="bf16")
+    loss = loss_fn(pred, y, grid)             (fp32, quadrature-weighted relative L2 by default)
+
+or, when the model defines ``training_loss(batch, grid) -> (loss, metrics)``, that instead. Then backward,
+optional gradient clipping, optimizer step, scheduler step (``onecycle`` per step, others per epoch),
+``model.after_optimizer_step()`` if defined (Met2Net's copy/EMA) and every hook's
+``after_optimizer_step(trainer)``. Hooks may also define ``on_epoch_start(trainer, epoch)`` and
+``on_epoch_end(trainer, epoch)`` (0-based epoch index); missing methods are skipped. A hook can end
+training early by setting ``trainer.stop_training = True`` (the epoch's checkpoint is still written).
+
+Around the steps: device selection (cuda if available), DDP under torchrun (``distributed.py``),
+per-epoch seeded shuffling (``DistributedSampler`` seeded by ``(seed, epoch)``, so the order never depends
+on history), ``metrics.jsonl`` (one JSON object per epoch, epochs counted from 1) and checkpoints
+``checkpoints/last.pt`` / ``best.pt`` in ``run_dir`` (rank 0 only), exact resume (``resume``), and
+divergence detection: a non-finite loss (or gradient norm when ``grad_clip`` is set) raises
+``TrainingDivergedError`` naming the epoch and step and the last good checkpoint, which is never
+overwritten by the bad state. On CPU every step is checked before the optimizer step; on CUDA, to avoid a
+device sync per step, the checks run every ``log_every`` steps and at the end of each epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from sciml.errors import CheckpointError, ConfigError, TrainingDivergedError
+from sciml.fields.grid import Grid
+from sciml.training import distributed
+from sciml.training.amp import autocast
+from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from sciml.training.config import TrainConfig, from_dict, to_dict
+from sciml.training.losses import get_loss, relative_h1, relative_l2
+from sciml.utils import atomic_path
+
+__all__ = ["Trainer"]
+
+logger = logging.getLogger(__name__)
+
+
+class _LossAdapter(nn.Module):
+    """Routes ``training_loss`` through ``forward`` so DDP sees (and synchronises) the computation."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Any, grid: Any) -> Any:
+        return self.model.training_loss(batch, grid)
+
+
+def _to_device(batch: Any, device: torch.device, non_blocking: bool) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device, non_blocking) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device, non_blocking) for k, v in batch.items()}
+    return batch
+
+
+def _select_device(spec: str | torch.device, local_rank: int, distributed_run: bool) -> torch.device:
+    if isinstance(spec, torch.device):
+        return spec
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was requested but no CUDA device is available")
+        return torch.device("cuda", local_rank if distributed_run else torch.cuda.current_device())
+    if spec == "cpu":
+        return torch.device("cpu")
+    return torch.device(spec)
+
+
+def _mix_seed(seed: int, epoch: int) -> int:
+    return (int(seed) * 1_000_003 + int(epoch)) % (2**63 - 1)
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Train ``model`` on ``train_data`` (a Dataset yielding ``(x, y)`` tensors).
+
+    Args:
+        model: an ``nn.Module`` with ``forward(x, grid)`` (or ``training_loss(batch, grid)``).
+        train_data, val_data: map-style datasets; ``grid`` defaults to ``train_data.grid`` if present,
+            validation uses ``val_data.grid`` if present.
+        loss: a name for ``sciml.training.losses.get_loss`` or a callable ``(pred, target, grid)``;
+            None uses ``config.loss`` (default ``"relative_l2"``).
+        config: ``TrainConfig``, a dict validated into one, or None for the defaults.
+        run_dir: directory for ``metrics.jsonl`` and ``checkpoints/``; None writes nothing.
+        hooks: objects with any of ``on_epoch_start``, ``on_epoch_end``, ``after_optimizer_step``.
+        device: overrides ``config.device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a torch.device).
+        collate_fn: passed to the DataLoader.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_data: Dataset,
+        val_data: Dataset | None = None,
+        *,
+        grid: Any = None,
+        loss: str | Callable | None = None,
+        config: TrainConfig | dict | None = None,
+        run_dir: str | Path | None = None,
+        hooks: Iterable[Any] = (),
+        device: str | torch.device | None = None,
+        collate_fn: Callable | None = None,
+    ) -> None:
+        if config is None:
+            config = TrainConfig()
+        elif isinstance(config, dict):
+            config = from_dict(TrainConfig, config, where="train")
+        elif not isinstance(config, TrainConfig):
+            raise ConfigError(f"config must be a TrainConfig, a dict or None, got {type(config).__name__}")
+        self.config = cfg = config
+        info = distributed.env_info()
+        self.device = _select_device(device if device is not None else cfg.device, info.local_rank, info.world_size > 1)
+        self._owns_process_group = distributed.setup(self.device.type)
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.is_main = self.rank == 0
+
+        self.model = model.to(self.device)
+        self.train_data, self.val_data = train_data, val_data
+        self.grid = grid if grid is not None else getattr(train_data, "grid", None)
+        self.loss_fn = get_loss(loss if loss is not None else cfg.loss)
+        self.hooks = list(hooks)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.collate_fn = collate_fn
+
+        self.epoch = 0  # next epoch to run (0-based) == number of finished epochs
+        self.global_step = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: float | None = None
+        self.stop_training = False
+        self._resumed = False
+        self._last_good: tuple[Path, int] | None = None
+
+        self._custom_loss = callable(getattr(model, "training_loss", None))
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        if not self._params:
+            raise ConfigError("the model has no trainable parameters (requires_grad=True)")
+        opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
+        self.optimizer = opt_cls(self._params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+        self.sampler = DistributedSampler(
+            train_data, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=cfg.seed, drop_last=False
+        )
+        self._loader_generator = torch.Generator()
+        self.train_loader = DataLoader(
+            train_data,
+            batch_size=cfg.batch_size,
+            sampler=self.sampler,
+            num_workers=cfg.num_workers,
+            collate_fn=collate_fn,
+            pin_memory=self.device.type == "cuda",
+            generator=self._loader_generator,
+        )
+        self.steps_per_epoch = len(self.train_loader)
+        if self.steps_per_epoch == 0:
+            raise ConfigError("train_data is empty")
+        self.scheduler, self._step_scheduler_per_batch = self._make_scheduler()
+
+        module: nn.Module = _LossAdapter(model) if self._custom_loss else model
+        if self.world_size > 1:
+            module = nn.parallel.DistributedDataParallel(
+                module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.find_unused_parameters,
+            )
+        self._forward = torch.compile(module) if cfg.compile else module
+        self._sync_checks = self.device.type != "cuda"
+        self._non_blocking = self.device.type == "cuda"
+
+    # ------------------------------------------------------------------------------------------ setup
+    def _make_scheduler(self) -> tuple[Any, bool]:
+        cfg, params = self.config, dict(self.config.scheduler_params)
+        try:
+            if cfg.scheduler is None:
+                if params:
+                    raise ConfigError("train.scheduler_params given but train.scheduler is null")
+                return None, False
+            if cfg.scheduler == "onecycle":
+                total = cfg.epochs * self.steps_per_epoch
+                return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, cfg.lr, total_steps=total, **params), True
+            if cfg.scheduler == "cosine":
+                params.setdefault("T_max", cfg.epochs)
+                return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, **params), False
+            params.setdefault("step_size", max(1, cfg.epochs // 3))
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, **params), False
+        except TypeError as e:
+            raise ConfigError(
+                f"train.scheduler_params {cfg.scheduler_params} invalid for scheduler {cfg.scheduler!r}: {e}"
+            ) from None
+
+    @property
+    def raw_model(self) -> nn.Module:
+        """The model itself (not the DDP / compiled wrapper)."""
+        return self.model
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        return self.run_dir / "checkpoints" if self.run_dir is not None else None
+
+    def _hook_methods(self, name: str) -> list[Callable]:
+        return [getattr(h, name) for h in self.hooks if callable(getattr(h, name, None))]
+
+    # ------------------------------------------------------------------------------------------ training
+    def fit(self) -> list[dict[str, Any]]:
+        """Train from ``self.epoch`` to ``config.epochs``; returns the per-epoch metrics history."""
+        cfg = self.config
+        if not self._resumed and self.epoch == 0:
+            _seed_everything(cfg.seed + self.rank)
+        if self.is_main and self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not self._resumed and self.epoch == 0:  # a fresh run: drop the log of an earlier one
+                (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        self.stop_training = False
+        try:
+            while self.epoch < cfg.epochs and not self.stop_training:
+                self._run_epoch(self.epoch)
+        finally:
+            if self._owns_process_group:
+                distributed.cleanup()
+                self._owns_process_group = False
+        return self.history
+
+    def _run_epoch(self, epoch: int) -> None:
+        cfg = self.config
+        t0 = time.perf_counter()
+        self.sampler.set_epoch(epoch)
+        self._loader_generator.manual_seed(_mix_seed(cfg.seed, epoch))
+        self.model.train()
+        for fn in self._hook_methods("on_epoch_start"):
+            fn(self, epoch)
+
+        after_step = self._hook_methods("after_optimizer_step")
+        model_after = getattr(self.model, "after_optimizer_step", None)
+        model_after = model_after if callable(model_after) else None
+        show = cfg.progress if cfg.progress is not None else (self.is_main and sys.stderr.isatty())
+        loader: Iterable = self.train_loader
+        bar = None
+        if show and self.is_main:
+            from tqdm.auto import tqdm
+
+            bar = loader = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, dynamic_ncols=True)
+
+        self._epoch_start_step = self.global_step
+        loss_total = 0.0  # CPU: python floats (one .item() per step, no extra tensor ops)
+        losses: list[torch.Tensor] = []  # CUDA: detached losses, summed once per epoch (no per-step sync)
+        model_metrics: dict[str, Any] = {}
+        pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
+        n_steps = 0
+        for step, batch in enumerate(loader):
+            loss, metrics, norm = self._train_step(batch)
+            if self._sync_checks:
+                value = loss.item()
+                if not (math.isfinite(value) and (norm is None or math.isfinite(norm.item()))):
+                    self._diverged(epoch, step, loss, norm)
+                loss_total += value
+            else:
+                loss = loss.detach()
+                losses.append(loss)
+                pending.append((step, loss, norm))
+            self.optimizer.step()
+            if self._step_scheduler_per_batch:
+                self.scheduler.step()
+            self.global_step += 1
+            n_steps += 1
+            if model_after is not None:
+                model_after()
+            for fn in after_step:
+                fn(self)
+            for k, v in metrics.items():
+                model_metrics[k] = model_metrics.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
+            if (step + 1) % cfg.log_every == 0:
+                self._check_pending(epoch, pending)
+                current = loss.item()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{current:.4g}")
+                if self.is_main:
+                    logger.info("epoch %d/%d step %d: loss %.6g", epoch + 1, cfg.epochs, step + 1, current)
+        if bar is not None:
+            bar.close()
+        self._check_pending(epoch, pending)
+
+        if losses:
+            loss_total = float(torch.stack(losses).double().sum())
+        totals = torch.tensor([loss_total, float(n_steps)], dtype=torch.float64, device=self.device)
+        distributed.all_reduce_sum(totals)
+        record: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step}
+        record["train_loss"] = float(totals[0] / totals[1])
+        for k, v in model_metrics.items():
+            record[f"train_{k}"] = float(v) / max(n_steps, 1)
+        record["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        if self.scheduler is not None and not self._step_scheduler_per_batch:
+            self.scheduler.step()
+
+        last_epoch = epoch + 1 == cfg.epochs
+        improved = False
+        if self.val_data is not None and ((epoch + 1) % cfg.eval_every == 0 or last_epoch):
+            for k, v in self.evaluate(self.val_data).items():
+                record[f"val_{k}"] = v
+            monitored = record.get(f"val_{cfg.monitor}")
+            if monitored is not None and math.isfinite(monitored) and (self.best is None or monitored < self.best):
+                self.best, improved = monitored, True
+        record["time"] = time.perf_counter() - t0
+        self.history.append(record)
+        self.epoch = epoch + 1
+        for fn in self._hook_methods("on_epoch_end"):
+            fn(self, epoch)
+
+        if self.is_main and self.run_dir is not None:
+            with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+                fh.flush()
+            if (epoch + 1) % cfg.checkpoint_every == 0 or last_epoch or self.stop_training or improved:
+                state = self.state_dict()
+                if (epoch + 1) % cfg.checkpoint_every == 0 or last_epoch or self.stop_training:
+                    save_checkpoint(self.checkpoint_dir / "last.pt", state)
+                    self._last_good = (self.checkpoint_dir / "last.pt", epoch + 1)
+                if improved:
+                    save_checkpoint(self.checkpoint_dir / "best.pt", state)
+        distributed.barrier()
+
+    def _train_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor | None]:
+        batch = _to_device(batch, self.device, self._non_blocking)
+        metrics: dict[str, Any] = {}
+        with autocast(self.config.amp, self.device.type):
+            if self._custom_loss:
+                loss, metrics = self._forward(batch, self.grid)
+            else:
+                x, y = batch[0], batch[1]
+                pred = self._forward(x, self.grid)
+        if not self._custom_loss:
+            loss = self.loss_fn(pred, y, self.grid)  # losses run in fp32 outside autocast
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = None
+        if self.config.grad_clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self._params, self.config.grad_clip)
+        return loss, metrics or {}, norm
+
+    def _check_pending(self, epoch: int, pending: list[tuple[int, torch.Tensor, torch.Tensor | None]]) -> None:
+        if not pending:
+            return
+        values = [v for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
+        if not bool(torch.isfinite(torch.stack(values)).all()):
+            for step, loss, norm in pending:
+                if not (torch.isfinite(loss) and (norm is None or torch.isfinite(norm))):
+                    self._diverged(epoch, step, loss, norm)
+        pending.clear()
+
+    def _diverged(self, epoch: int, step: int, loss: torch.Tensor, norm: torch.Tensor | None = None) -> None:
+        value = float(loss.detach().float())
+        what = f"loss is {value}" if not math.isfinite(value) else f"gradient norm is not finite (loss {value:.6g})"
+        if self._last_good is not None:
+            where = f"the last good checkpoint is {self._last_good[0]} (after epoch {self._last_good[1]})"
+        elif self.checkpoint_dir is not None and (self.checkpoint_dir / "last.pt").exists():
+            where = f"the last good checkpoint is {self.checkpoint_dir / 'last.pt'}"
+        elif self.run_dir is None:
+            where = "no checkpoint exists (run_dir is None)"
+        else:
+            where = "no checkpoint was written yet (no epoch finished)"
+        raise TrainingDivergedError(
+            f"training diverged: {what} at epoch {epoch + 1} of {self.config.epochs}, step {step + 1} of "
+            f"{self.steps_per_epoch} (global step {self._epoch_start_step + step + 1}); stopped without saving the "
+            f"bad state; {where}"
+        )
+
+    # ------------------------------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, dataset: Dataset, grid: Any = None, batch_size: int | None = None) -> dict[str, float]:
+        """Mean over samples of relative L2 (and relative H1 on a Grid), plus the training loss if supervised.
+
+        Runs the unwrapped model in eval mode (no DDP collectives, no ``after_optimizer_step``), so every
+        process computes the same numbers and the model's state is left unchanged.
+        """
+        grid = grid if grid is not None else getattr(dataset, "grid", None)
+        grid = grid if grid is not None else self.grid
+        loader = DataLoader(
+            dataset, batch_size=batch_size or self.config.batch_size, shuffle=False, collate_fn=self.collate_fn
+        )
+        with_h1 = isinstance(grid, Grid) and all(n >= 3 for n in grid.shape)
+        model = self.model
+        was_training = model.training
+        model.eval()
+        sums: dict[str, torch.Tensor] = {}
+        n = 0
+        try:
+            for batch in loader:
+                x, y = _to_device(batch, self.device, self._non_blocking)[:2]
+                with autocast(self.config.amp, self.device.type):
+                    pred = model(x, grid)
+                b = y.shape[0]
+                vals = {"relative_l2": relative_l2(pred, y, grid, reduction="sum")}
+                if with_h1:
+                    vals["relative_h1"] = relative_h1(pred, y, grid, reduction="sum")
+                if not self._custom_loss:
+                    vals["loss"] = self.loss_fn(pred, y, grid).detach().double() * b
+                for k, v in vals.items():
+                    sums[k] = sums.get(k, 0.0) + v.double()
+                n += b
+        finally:
+            model.train(was_training)
+        return {k: float(v) / max(n, 1) for k, v in sums.items()}
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: weights, optimizer, scheduler, counters, RNG, metrics."""
+        model_config = getattr(self.model, "sciml_config", None)
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "rng": rng_state(),
+            "model_name": getattr(self.model, "sciml_name", None),
+            "model_config": to_dict(model_config) if model_config is not None else None,
+            "train_config": to_dict(self.config),
+            "metrics": list(self.history),
+            "best": self.best,
+        }
+
+    def resume(self, path: str | Path | None = None) -> Trainer:
+        """Restore the state saved in ``path`` (a checkpoint file or a run dir, default ``self.run_dir``).
+
+        Restores weights, optimizer, scheduler, epoch and step counters, metrics history, best value and
+        the RNG states; the data order follows from ``(seed, epoch)``. ``fit()`` then continues with the
+        next epoch. Under DDP each rank reseeds from ``(seed, epoch, rank)`` instead of restoring RNG
+        states, so dropout masks after a resume differ from an uninterrupted run (data order does not).
+        """
+        if path is None:
+            if self.run_dir is None:
+                raise CheckpointError("resume() needs a checkpoint path or a Trainer with a run_dir")
+            path = self.run_dir
+        path = Path(path)
+        if path.is_dir():
+            path = path / "checkpoints" / "last.pt"
+        state = load_checkpoint(path)
+        name = getattr(self.model, "sciml_name", None)
+        if name is not None and state.get("model_name") not in (None, name):
+            raise CheckpointError(f"checkpoint {str(path)!r} holds model {state['model_name']!r}, not {name!r}")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler") is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} does not fit this model/optimizer: {str(e).splitlines()[0]}"
+            ) from None
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.history = list(state.get("metrics") or [])
+        self.best = state.get("best")
+        if self.world_size == 1:
+            set_rng_state(state["rng"])
+        else:
+            _seed_everything(_mix_seed(self.config.seed, self.epoch) + self.rank)
+        self._resumed = True
+        self._last_good = (path, self.epoch)
+        if self.is_main and self.run_dir is not None:
+            # drop metric lines of epochs after the checkpoint (written before a crash) so lines == epochs
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.run_dir / "metrics.jsonl") as tmp:
+                Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in self.history))
+        logger.info("resumed from %s at epoch %d (global step %d)", path, self.epoch, self.global_step)
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"Trainer(model={type(self.model).__name__}, device={self.device}, world_size={self.world_size}, "
+            f"epoch={self.epoch}/{self.config.epochs})"
+        )

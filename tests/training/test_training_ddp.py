@@ -1,0 +1,49 @@
+"""DDP with torchrun: 2 gloo CPU processes with batch 4 each equal 1 process with the union batch of 8."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import _ddp_worker
+import pytest
+import torch
+
+HERE = Path(__file__).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(cmd: list[str], tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(k, None)
+    r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, f"{cmd} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+
+
+@pytest.mark.ddp
+def test_two_process_step_equals_single_process_on_union_batch(tmp_path):
+    worker = str(HERE / "_ddp_worker.py")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1"]
+    torchrun += ["--master_addr=127.0.0.1", f"--master_port={_free_port()}"]
+    _run(torchrun + [worker, str(tmp_path / "ddp.pt"), "4"], tmp_path)
+    _ddp_worker.main(str(tmp_path / "single.pt"), 8, single_thread=False)  # same code, one process, batch 8
+    ddp = torch.load(tmp_path / "ddp.pt", weights_only=True)
+    single = torch.load(tmp_path / "single.pt", weights_only=True)
+    assert ddp["world_size"] == 2 and single["world_size"] == 1
+    assert ddp["steps"] == single["steps"] == 1
+    assert ddp["train_loss"] == pytest.approx(single["train_loss"], rel=1e-6)
+    for k in single["params"]:
+        g1, g2 = single["grads"][k], ddp["grads"][k]
+        assert torch.allclose(g2, g1, rtol=1e-5, atol=1e-6), (k, (g2 - g1).abs().max())
+        assert torch.allclose(ddp["params"][k], single["params"][k], rtol=0, atol=1e-6), k

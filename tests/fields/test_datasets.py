@@ -1,0 +1,385 @@
+"""Lazy datasets: items equal the file's slices, resolution rules, trajectory windows, workers, xarray, errors."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from sciml.errors import DataFormatError, GridError, InvalidValueError
+from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
+from sciml.fields.grid import Grid
+
+
+# ---------------------------------------------------------------------------- fixture files (h5py, schema v1)
+def write_group(f: h5py.File, name: str, values: np.ndarray, grid: Grid, variables, kind="field", time=None):
+    g = f.create_group(name)
+    g.attrs["kind"] = kind
+    g.attrs["variables"] = json.dumps(list(variables))
+    g.attrs["units"] = json.dumps(["m"] * len(variables))
+    g.attrs["standard_names"] = json.dumps([""] * len(variables))
+    g.attrs["attrs"] = json.dumps({})
+    lead = 1 if kind == "field" else 2
+    g.create_dataset("values", data=values, chunks=(1,) * lead + values.shape[lead:] if values.size else None)
+    gg = g.create_group("grid")
+    gg.attrs["kind"] = "grid"
+    gg.attrs["names"] = json.dumps(list(grid.names))
+    gg.attrs["periodic"] = json.dumps(list(grid.periodic))
+    gg.create_dataset("bounds", data=np.asarray(grid.bounds, dtype=np.float64))
+    for i, c in enumerate(grid.coords):
+        gg.create_dataset(f"coord_{i}", data=c)
+    if time is not None:
+        g.create_dataset("time", data=np.asarray(time, dtype=np.float64))
+
+
+def write_file(path, groups: dict):
+    with h5py.File(path, "w") as f:
+        f.attrs["sciml_format"] = "sciml-hdf5"
+        f.attrs["sciml_format_version"] = 1
+        for name, (values, grid, variables, *rest) in groups.items():
+            write_group(f, name, values, grid, variables, *rest)
+    return path
+
+
+@pytest.fixture
+def pair_file(tmp_path):
+    rng = np.random.default_rng(0)
+    grid = Grid.uniform((16, 12), periodic=(True, False))
+    a = rng.standard_normal((7, 2, 16, 12)).astype(np.float32)
+    u = rng.standard_normal((7, 1, 16, 12)).astype(np.float32)
+    path = write_file(tmp_path / "pairs.h5", {"input": (a, grid, ["a", "b"]), "output": (u, grid, ["u"])})
+    return path, a, u, grid
+
+
+# ---------------------------------------------------------------------------- OperatorDataset over HDF5
+def test_items_equal_file_slices(pair_file):
+    path, a, u, grid = pair_file
+    ds = OperatorDataset(path)
+    assert len(ds) == 7 and ds.grid == grid
+    assert ds.input_variables == ["a", "b"] and ds.output_variables == ["u"]
+    for k in range(7):
+        x, y = ds[k]
+        assert x.dtype == torch.float32 and x.shape == (2, 16, 12) and y.shape == (1, 16, 12)
+        assert torch.equal(x, torch.from_numpy(a[k])) and torch.equal(y, torch.from_numpy(u[k]))
+    # subset, reordered variable selection, negative item index, float64
+    sub = OperatorDataset(path, input_variables=["b", "a"], indices=[5, 1], dtype=torch.float64)
+    assert len(sub) == 2 and sub.input_variables == ["b", "a"]
+    x, y = sub[-1]
+    assert x.dtype == torch.float64
+    assert torch.equal(x, torch.from_numpy(a[1][[1, 0]]).double()) and torch.equal(y, torch.from_numpy(u[1]).double())
+    view = ds.subset([6, 0])
+    assert torch.equal(view[0][0], torch.from_numpy(a[6])) and len(view) == 2
+    with pytest.raises(IndexError):
+        sub[2]
+
+
+def test_strided_resolution_equals_slicing(pair_file):
+    path, a, u, grid = pair_file
+    # periodic 16 -> 8 (stride 2), non-periodic linspace 12 points: 12 -> 12 keeps, via tuple
+    ds = OperatorDataset(path, resolution=(8, 12))
+    assert ds.grid == Grid.uniform((8, 12), periodic=(True, False))
+    for k in (0, 6):
+        x, y = ds[k]
+        assert torch.equal(x, torch.from_numpy(a[k][:, ::2, :])) and torch.equal(y, torch.from_numpy(u[k][:, ::2]))
+    # a strided Grid target on a non-periodic axis: 17 nodes -> 9 nodes and 5 nodes
+    g17 = Grid.uniform((17, 17), bounds=[(0, 2), (-1, 1)])
+    v = np.random.default_rng(1).standard_normal((3, 1, 17, 17)).astype(np.float32)
+    p2 = write_file(path.parent / "np.h5", {"input": (v, g17, ["v"]), "output": (v, g17, ["v"])})
+    ds2 = OperatorDataset(p2, resolution=g17.coarsen((2, 4)))
+    assert ds2.grid.shape == (9, 5)
+    assert torch.equal(ds2[2][0], torch.from_numpy(v[2][:, ::2, ::4]))
+    assert torch.equal(OperatorDataset(p2, resolution=9)[1][1], torch.from_numpy(v[1][:, ::2, ::2]))
+
+
+def _band_limited(grid: Grid) -> np.ndarray:
+    x, y = grid.meshgrid(dtype=torch.float64).numpy()
+    return np.sin(2 * np.pi * x) * np.cos(4 * np.pi * y) + 0.5 * np.cos(2 * np.pi * (3 * x + y)) + 0.25
+
+
+def test_resampled_resolution_matches_analytic_field(tmp_path):
+    g = Grid.uniform((32, 32), periodic=True)
+    f = _band_limited(g)[None, None].astype(np.float32)
+    values = np.concatenate([f, 2 * f])  # 2 samples
+    path = write_file(tmp_path / "bl.h5", {"input": (values, g, ["f"]), "output": (values, g, ["f"])})
+    for n in (48, 20, (24, 40)):  # not strided subsets: trigonometric interpolation / truncation
+        ds = OperatorDataset(path, resolution=n)
+        exact = torch.from_numpy(_band_limited(ds.grid)).float()
+        x, y = ds[1]
+        assert x.shape == (1, *ds.grid.shape)
+        err = (x[0] - 2 * exact).abs().max().item()
+        assert err < 1e-6 * 2 * exact.abs().max().item() + 1e-6, f"resolution {n}: max error {err}"
+    # non-periodic axes: linear interpolation reproduces a linear function exactly
+    gl = Grid.uniform((17, 9), bounds=[(0, 1), (0, 2)])
+    xx, yy = gl.meshgrid(dtype=torch.float64).numpy()
+    lin = (1 + 2 * xx - 3 * yy)[None, None].astype(np.float32)
+    pl = write_file(tmp_path / "lin.h5", {"input": (lin, gl, ["p"]), "output": (lin, gl, ["p"])})
+    ds = OperatorDataset(pl, resolution=(10, 7))
+    X, Y = ds.grid.meshgrid(dtype=torch.float64)
+    assert (ds[0][0][0].double() - (1 + 2 * X - 3 * Y)).abs().max() < 1e-5
+    with pytest.raises(GridError, match="leave the source domain"):
+        OperatorDataset(pl, resolution=Grid.uniform((5, 5), bounds=[(0, 1.5), (0, 2)]))
+
+
+# ---------------------------------------------------------------------------- TrajectoryDataset
+@pytest.fixture
+def traj_file(tmp_path):
+    n_traj, n_time, C = 3, 11, 2
+    v = np.zeros((n_traj, n_time, C, 4, 6), dtype=np.float32)
+    for j in range(n_traj):
+        for t in range(n_time):
+            for c in range(C):
+                v[j, t, c] = 1000 * j + 10 * t + c  # value encodes (trajectory, time, channel)
+    grid = Grid.uniform((4, 6), periodic=True)
+    time = 0.1 * np.arange(n_time)
+    path = write_file(tmp_path / "traj.h5", {"trajectory": (v, grid, ["u", "v"], "trajectory", time)})
+    return path, v
+
+
+def _decode(frames: torch.Tensor):
+    """(n, C, ...) constant-in-space frames -> list of (traj, time, channel) per frame and channel."""
+    vals = frames[..., 0, 0].round().long().tolist()
+    return [[(q // 1000, (q % 1000) // 10, q % 10) for q in row] for row in vals]
+
+
+def test_trajectory_windows_are_the_right_frames(traj_file):
+    path, v = traj_file
+    ds = TrajectoryDataset(path, n_in=2, n_out=3, stride=2, step=2, fold_time=False)
+    span = (2 + 3 - 1) * 2  # 8 -> starts 0, 2 (0 + 8 <= 10, 2 + 8 <= 10)
+    assert ds.windows_per_trajectory == 2 and len(ds) == 6 and span == 8
+    np.testing.assert_allclose(ds.time, 0.1 * np.arange(11))
+    for k in range(len(ds)):
+        x, y = ds[k]
+        j, w = divmod(k, 2)
+        t0 = 2 * w
+        assert x.shape == (2, 2, 4, 6) and y.shape == (3, 2, 4, 6)
+        assert _decode(x) == [[(j, t0 + 2 * m, c) for c in range(2)] for m in range(2)]
+        assert _decode(y) == [[(j, t0 + 2 * m, c) for c in range(2)] for m in range(2, 5)]
+        assert torch.equal(x, torch.from_numpy(v[j, t0 : t0 + 4 : 2]))  # exactly the file's frames
+    # folded, time-major channels; trajectory subset; variable selection
+    ds2 = TrajectoryDataset(path, n_in=3, n_out=1, variables=["v"], indices=[2])
+    assert len(ds2) == 11 - 3 and ds2.variables == ["v"]
+    x, y = ds2[4]
+    assert x.shape == (3, 4, 6) and y.shape == (1, 4, 6)
+    assert x[:, 0, 0].tolist() == [2041.0, 2051.0, 2061.0] and y[:, 0, 0].tolist() == [2071.0]
+    x, _ = TrajectoryDataset(path, n_in=2)[0]
+    assert x[:, 0, 0].tolist() == [0.0, 1.0, 10.0, 11.0]  # [t0 c0, t0 c1, t1 c0, t1 c1]
+    assert torch.equal(TrajectoryDataset(path, resolution=2)[3][1], torch.from_numpy(v[0, 4, :, ::2, ::3]))
+    with pytest.raises(DataFormatError, match="fewer than a window needs"):
+        TrajectoryDataset(path, n_in=6, n_out=6)
+
+
+# ---------------------------------------------------------------------------- processes
+def test_dataloader_workers_match_single_process_and_pickle(pair_file):
+    path, a, u, _ = pair_file
+    ds = OperatorDataset(path, resolution=(8, 12))
+    _ = ds[0]  # the parent has an open handle now: workers must reopen their own
+    ref = list(DataLoader(ds, batch_size=3, num_workers=0))
+    ctx = mp.get_context("fork")
+    got = list(DataLoader(ds, batch_size=3, num_workers=2, multiprocessing_context=ctx))
+    assert len(got) == len(ref) == 3
+    for (x0, y0), (x1, y1) in zip(ref, got):
+        assert torch.equal(x0, x1) and torch.equal(y0, y1)
+    assert torch.equal(torch.cat([b[0] for b in got]), torch.from_numpy(a[:, :, ::2]))
+    clone = pickle.loads(pickle.dumps(ds))  # no open handle inside the pickle
+    assert torch.equal(clone[4][1], ds[4][1])
+
+
+# ---------------------------------------------------------------------------- xarray / zarr
+def _xr_dataset(a, u, grid):
+    xr = pytest.importorskip("xarray")
+    coords = {
+        n: xr.DataArray(c, dims=n, attrs={"periodic": p, "bounds": list(b)})
+        for n, c, p, b in zip(grid.names, grid.coords, grid.periodic, grid.bounds)
+    }
+    dims = ("sample", *grid.names)
+    data = {"a": (dims, a[:, 0]), "b": (dims, a[:, 1]), "u": (dims, u[:, 0])}
+    return xr.Dataset(data, coords=coords)
+
+
+def test_xarray_zarr_source_matches_hdf5(pair_file, tmp_path):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("zarr")
+    path, a, u, grid = pair_file
+    store = tmp_path / "pairs.zarr"
+    _xr_dataset(a, u, grid).chunk({"sample": 1}).to_zarr(store, consolidated=False)
+    lazy = xr.open_zarr(store, chunks={"sample": 1}, consolidated=False)
+    assert lazy["a"].chunks is not None  # dask-backed
+    h5 = OperatorDataset(path, resolution=(8, 12), indices=[0, 3, 6])
+    for src in (lazy, str(store)):
+        zs = OperatorDataset(src, input=["a", "b"], output="u", resolution=(8, 12), indices=[0, 3, 6])
+        assert zs.grid == h5.grid and zs.input_variables == ["a", "b"] and len(zs) == 3
+        for k in range(3):
+            assert all(torch.equal(p, q) for p, q in zip(zs[k], h5[k]))
+    ref = list(DataLoader(OperatorDataset(str(store), input=["a", "b"], output="u"), batch_size=4))
+    got = list(
+        DataLoader(
+            OperatorDataset(str(store), input=["a", "b"], output="u"),
+            batch_size=4,
+            num_workers=2,
+            multiprocessing_context=mp.get_context("fork"),
+        )
+    )
+    assert all(torch.equal(p[0], q[0]) for p, q in zip(ref, got))
+    with pytest.raises(DataFormatError, match=r"no data variable\(s\) \['p'\].*present: \['a', 'b', 'u'\]"):
+        OperatorDataset(lazy, input=["a", "p"], output="u")
+
+
+def test_xarray_trajectory_source(traj_file):
+    xr = pytest.importorskip("xarray")
+    path, v = traj_file
+    ds = xr.Dataset(
+        {"u": (("sample", "time", "x", "y"), v[:, :, 0]), "v": (("sample", "time", "x", "y"), v[:, :, 1])},
+        coords={"time": 0.1 * np.arange(11), "x": np.arange(4) / 4, "y": np.arange(6) / 6},
+    ).chunk({"sample": 1, "time": 1})
+    a = TrajectoryDataset(ds, group=["u", "v"], n_in=2, n_out=2, step=3, stride=1)
+    b = TrajectoryDataset(path, n_in=2, n_out=2, step=3, stride=1)
+    assert len(a) == len(b) == 3 * 2
+    for k in range(len(a)):
+        assert torch.equal(a[k][0], b[k][0]) and torch.equal(a[k][1], b[k][1])
+    single = TrajectoryDataset(ds.isel(sample=2), group=["u", "v"], n_in=1, n_out=1)  # no sample dim
+    assert len(single) == 10 and torch.equal(single[3][1], b_item(v, 2, 4))
+
+
+def b_item(v, j, t):
+    return torch.from_numpy(v[j, t])
+
+
+# ---------------------------------------------------------------------------- errors
+def test_errors_name_file_and_missing_pieces(pair_file, tmp_path):
+    path, *_ = pair_file
+    with pytest.raises(DataFormatError, match=r"pairs\.h5.*no group 'target'.*\['input', 'output'\]"):
+        OperatorDataset(path, output="target")
+    with pytest.raises(DataFormatError, match=r"pairs\.h5.*group 'input'.*no variable\(s\) \['c'\].*\['a', 'b'\]"):
+        OperatorDataset(path, input_variables=["a", "c"])
+    with pytest.raises(DataFormatError, match="empty"):
+        OperatorDataset(path, indices=[])
+    with pytest.raises(InvalidValueError, match=r"\[7\] are out of range"):
+        OperatorDataset(path, indices=[0, 7])
+    with pytest.raises(DataFormatError, match="does not exist"):
+        OperatorDataset(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(DataFormatError, match=r"junk\.h5.*not a readable HDF5"):
+        OperatorDataset(tmp_path / "junk.h5")
+    g = Grid.uniform(4)
+    empty = write_file(
+        tmp_path / "empty.h5", {"input": (np.zeros((0, 1, 4)), g, ["a"]), "output": (np.zeros((0, 1, 4)), g, ["b"])}
+    )
+    with pytest.raises(DataFormatError, match=r"empty\.h5.*empty"):
+        OperatorDataset(empty)
+    bad = np.zeros((2, 1, 4), np.float32)
+    bad[1, 0, 2] = np.nan
+    p = write_file(tmp_path / "nan.h5", {"input": (bad, g, ["a"]), "output": (bad, g, ["b"])})
+    ds = OperatorDataset(p)
+    ds[0]
+    with pytest.raises(InvalidValueError, match=r"nan\.h5.*sample 1 contains 1 NaN"):
+        ds[1]
+
+
+# ---------------------------------------------------------------------------- splits and statistics
+def test_split_indices_partition():
+    tr, va, te = split_indices(103, (0.8, 0.1, 0.1), seed=3)
+    assert (len(tr), len(va), len(te)) == (83, 10, 10) or sorted((len(tr), len(va), len(te))) == [10, 10, 83]
+    allidx = np.concatenate([tr, va, te])
+    assert np.array_equal(np.sort(allidx), np.arange(103))
+    again = split_indices(103, (0.8, 0.1, 0.1), seed=3)
+    assert all(np.array_equal(p, q) for p, q in zip((tr, va, te), again))
+    assert not np.array_equal(split_indices(103, seed=4)[0], tr)
+    assert [len(s) for s in split_indices(10, (0.5, 0.5))] == [5, 5]
+    with pytest.raises(InvalidValueError, match="sum to 1"):
+        split_indices(10, (0.5, 0.3))
+
+
+def test_channel_stats_match_full_computation(pair_file, tmp_path):
+    path, a, u, _ = pair_file
+    ds = OperatorDataset(path)
+    mx, sx, my, sy = channel_stats(ds)
+    a64, u64 = a.astype(np.float64), u.astype(np.float64)
+    np.testing.assert_allclose(mx.numpy(), a64.mean(axis=(0, 2, 3)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(sx.numpy(), a64.std(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(sy.numpy(), u64.std(axis=(0, 2, 3)), rtol=1e-12)
+    assert mx.dtype == torch.float64 and my.shape == (1,)
+    m2, *_ = channel_stats(ds, max_samples=2)  # items 0 and 6
+    np.testing.assert_allclose(m2.numpy(), a64[[0, 6]].mean(axis=(0, 2, 3)), atol=1e-12)
+    # quadrature weights on a non-uniform grid: weighted mean of f(x) = x is the domain mean 1/2
+    g = Grid([np.array([0.0, 0.1, 0.2, 0.3, 1.0])], bounds=[(0, 1)])
+    vals = np.tile(g.coords[0], (3, 1, 1)).astype(np.float32)
+    p = write_file(tmp_path / "nu.h5", {"input": (vals, g, ["x"]), "output": (vals, g, ["x"])})
+    mw, sw, *_ = channel_stats(OperatorDataset(p, dtype=torch.float64), weighted=True)
+    x = g.coords[0]
+    assert abs(mw.item() - 0.5) < 1e-6  # trapezoid rule is exact for a linear function
+    assert abs(sw.item() - np.sqrt(np.trapezoid((x - 0.5) ** 2, x))) < 1e-6
+    assert abs(channel_stats(OperatorDataset(p))[0].item() - 0.32) < 1e-6  # unweighted is biased
+
+
+# ---------------------------------------------------------------------------- files written by sciml itself
+def test_reads_files_written_by_write_fields(tmp_path):
+    field_mod = pytest.importorskip("sciml.fields.field")
+    hdf5 = pytest.importorskip("sciml.fields.hdf5")
+    g = Grid.uniform((8, 8), periodic=True)
+    a = torch.randn(4, 1, 8, 8)
+    u = torch.randn(4, 2, 8, 8)
+    fa = field_mod.Field(a, g, variables=["k"], units=["1"])
+    fu = field_mod.Field(u, g, variables=["p", "q"], units=["Pa", "Pa"], time=torch.arange(4.0))
+    path = hdf5.write_fields(tmp_path / "w.h5", {"input": fa, "output": fu})
+    ds = OperatorDataset(path, output_variables=["q"], return_fields=True, resolution=4)
+    x, y = ds[2]
+    assert x.variables == ("k",) and y.variables == ("q",) and y.units == ("Pa",)
+    assert x.grid == ds.grid == g.coarsen(2) and x.values.shape == (1, 1, 4, 4)
+    assert torch.equal(y.values, u[2:3, 1:2, ::2, ::2]) and y.time.tolist() == [2.0]
+    fa.to_hdf5(tmp_path / "one.h5", group="input")
+    with pytest.raises(DataFormatError, match=r"one\.h5.*no group 'output'.*\['input'\]"):
+        OperatorDataset(tmp_path / "one.h5")
+
+
+def test_xarray_written_by_field_to_xarray(tmp_path):
+    field_mod = pytest.importorskip("sciml.fields.field")
+    g = Grid.uniform((8, 6), bounds=[(0, 2), (0, 1)], periodic=(True, False), names=["x", "y"])
+    a = torch.randn(5, 2, 8, 6, dtype=torch.float64)
+    ds = field_mod.Field(a, g, variables=["k", "f"]).to_xarray().to_dataset(name="a")
+    ds["u"] = (("batch", "x", "y"), (2 * a[:, 0]).numpy())
+    ds["u"].attrs.update({k: ds["a"].attrs[k] for k in ("sciml_periodic", "sciml_bounds")})
+    od = OperatorDataset(ds.chunk({"batch": 1}), input="a", output="u", sample_dim="batch", dtype=torch.float64)
+    assert od.grid == g and od.input_variables == ["k", "f"] and od.output_variables == ["u"]
+    x, y = od[3]
+    assert torch.equal(x, a[3]) and torch.equal(y, 2 * a[3, :1])
+    x4, _ = OperatorDataset(ds, input="a", output="u", sample_dim="batch", resolution=(4, 6))[1]
+    assert torch.equal(x4, a[1][:, ::2, :].float())  # periodic axis 8 -> 4 points: a strided read
+
+
+def test_directory_of_shards_concatenates_samples_with_mask(tmp_path):
+    pytest.importorskip("sciml.fields.field")
+    g = Grid.uniform((8, 8), periodic=True)
+    rng = np.random.default_rng(2)
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[2:6, 1:7] = True
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    parts = []
+    for name, n in (("part0.h5", 3), ("part1.h5", 4)):
+        a = rng.standard_normal((n, 1, 8, 8)).astype(np.float32)
+        write_file(shards / name, {"input": (a, g, ["a"]), "output": (-a, g, ["u"])})
+        with h5py.File(shards / name, "a") as f:
+            f["input"].create_dataset("mask", data=mask)
+            if name == "part1.h5":  # a NaN placeholder where the mask is False (sample 4 overall)
+                f["input/values"][1, 0, 0, 0] = np.nan
+        parts.append(a)
+    full = np.concatenate(parts)
+    ds = OperatorDataset(shards, resolution=4, return_fields=True)
+    assert len(ds) == 7
+    for k in (0, 2, 3, 6):
+        x, y = ds[k]
+        assert torch.equal(x.values[0], torch.from_numpy(full[k][:, ::2, ::2]))
+        assert torch.equal(y.values[0], torch.from_numpy(-full[k][:, ::2, ::2]))
+        assert torch.equal(x.mask, torch.from_numpy(mask[::2, ::2])[None, None]) and y.mask is None
+    x, _ = ds[4]  # the NaN placeholder outside the mask is read as 0
+    x = x.values[0]
+    assert x[0, 0, 0] == 0 and torch.equal(x[0, 1:], torch.from_numpy(full[4][0, 2::2, ::2]))
+    write_file(shards / "part2.h5", {"input": (parts[0], Grid.uniform((8, 8)), ["a"]), "output": (parts[0], g, ["u"])})
+    with pytest.raises(DataFormatError, match=r"part2\.h5.*does not match"):
+        OperatorDataset(shards)

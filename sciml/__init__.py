@@ -15,6 +15,25 @@ from sciml.fields.grid import Grid, PointCloud
 
 __version__ = "0.1.0"
 
+# Heavier entry points are imported on first use so that ``import sciml`` stays light.
+_LAZY = {
+    "Trainer": ("sciml.training.trainer", "Trainer"),
+    "build_model": ("sciml.models", "build"),
+    "OperatorDataset": ("sciml.fields.datasets", "OperatorDataset"),
+    "TrajectoryDataset": ("sciml.fields.datasets", "TrajectoryDataset"),
+    "generate": ("sciml.data", "generate"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'sciml' has no attribute {name!r}")
+
+
 __all__ = [
     "Field",
     "Grid",
@@ -28,4 +47,5 @@ __all__ = [
     "CheckpointError",
     "TrainingDivergedError",
     "__version__",
+    *_LAZY,
 ]

@@ -153,6 +153,10 @@ def run_recipe(
         "sciml_version": _version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
+    if isinstance(fields.get("trajectory"), dict):  # generators with trajectory=True (e.g. navier_stokes)
+        from sciml.fields.hdf5 import write_trajectories
+
+        return write_trajectories(target, **fields["trajectory"], provenance=provenance)
     return write_fields(target, fields, provenance=provenance)
 
 

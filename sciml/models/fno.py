@@ -23,7 +23,7 @@ sizes (see that module). Positional embedding options:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from neuralop.models import FNO as _NeuralopFNO

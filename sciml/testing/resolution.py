@@ -18,15 +18,23 @@ Models register once with ``register_case``; ``tests/resolution/test_resolution.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from sciml.fields.grid import Grid
 
-__all__ = ["to_float64", "ResolutionCase", "register_case", "CASES", "band_limited", "discretization_gaps", "shift_error"]
+__all__ = [
+    "to_float64",
+    "ResolutionCase",
+    "register_case",
+    "CASES",
+    "band_limited",
+    "discretization_gaps",
+    "shift_error",
+]
 
 
 @dataclass

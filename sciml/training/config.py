@@ -105,7 +105,10 @@ class DataConfig:
     ``train``/``val``/``test`` are file paths; ``test`` may contain ``{res}``, replaced by each evaluation
     resolution. ``input``/``output`` name the HDF5 groups, ``variables`` selects channels (None: all).
     ``resolution`` subsamples/resamples on load (None: native). ``split`` gives train/val/test fractions
-    of the ``train`` file when ``val``/``test`` are absent; they must sum to 1.
+    of the ``train`` file when ``val``/``test`` are absent; they must sum to 1. When ``input`` names a
+    trajectory group (``input == output``), items are windows of ``n_in`` frames -> the next ``n_out`` frames,
+    ``step`` frames apart (time folded into channels), splits are by trajectory, and evaluation adds an
+    autoregressive rollout.
     """
 
     train: str | None = None
@@ -119,6 +122,9 @@ class DataConfig:
     n_train: int | None = None
     n_test: int | None = None
     split: list[float] | None = None
+    n_in: int = 1
+    n_out: int = 1
+    step: int = 1
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_test"):

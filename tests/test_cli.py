@@ -96,3 +96,38 @@ def test_override_with_unknown_key_and_missing_run_dir(tmp_path, capsys):
     assert "n_sample" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
     assert "config.yaml is missing" in capsys.readouterr().err
+
+
+def test_trajectory_training_and_rollout_evaluation(tmp_path):
+    """A trajectory file trains a one-step model on consecutive frames; evaluate adds an autoregressive rollout."""
+    data = tmp_path / "traj.h5"
+    args = ["n_samples=4", "resolution=16", "solver_resolution=16", "trajectory=true", "n_snapshots=4", "T=0.4"]
+    assert (
+        main(
+            ["data", "generate", "datasets/navier_stokes.yaml", "-o", str(data), "-q"]
+            + sum([["--set", a] for a in args], [])
+        )
+        == 0
+    )
+    cfg = {
+        "model": {
+            "name": "fno",
+            "in_channels": 1,
+            "out_channels": 1,
+            "n_modes": [6, 6],
+            "hidden_channels": 8,
+            "n_layers": 2,
+        },
+        "data": {"train": str(data), "input": "trajectory", "output": "trajectory", "split": [0.5, 0.5]},
+        "train": {"epochs": 1, "batch_size": 4},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "c.yaml"), "--out", str(run)]) == 0
+    assert main(["evaluate", str(run)]) == 0
+    res = json.loads((run / "eval.json").read_text())["results"]["16"]
+    assert res["n_samples"] == 2 * 4  # 2 held-out trajectories x 4 one-step windows: the split is by trajectory
+    rollout = res["rollout_relative_l2"]
+    assert len(rollout) == 4 and all(r > 0 for r in rollout)
+    # the first rollout step is the one-step error on frame 0 -> 1, which is part of the one-step average
+    assert rollout[0] <= 4 * res["relative_l2"]

@@ -171,17 +171,10 @@ def generate(
         include_vorticity: append a fourth channel "vorticity" (to match models pretrained on navier_stokes).
     """
     from sciml.data.grf import sample_grf
+    from sciml.data.navier_stokes import check_torus_params
     from sciml.fields.field import Field
 
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
-        raise ConfigError(f"boussinesq resolution must be an int >= 4 (square torus grid), got {resolution!r}")
-    solver_resolution = resolution if solver_resolution is None else int(solver_resolution)
-    if solver_resolution % resolution:
-        raise ConfigError(f"solver_resolution={solver_resolution} must be a multiple of resolution={resolution}")
-    if dtype not in ("float32", "float64"):
-        raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    solver_resolution = check_torus_params("boussinesq", n_samples, resolution, solver_resolution, dtype)
     if not (dt > 0 and T > 0):
         raise ConfigError(f"T and dt must be positive, got T={T}, dt={dt}")
     n_start, n_out = _steps(t_start, dt, "t_start"), _steps(T, dt, "T")

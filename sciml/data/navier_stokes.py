@@ -155,6 +155,20 @@ def fno_forcing(n: int, amplitude: float = 0.1) -> torch.Tensor:
     return amplitude * (torch.sin(s) + torch.cos(s))
 
 
+def check_torus_params(generator: str, n_samples, resolution, solver_resolution, dtype: str) -> int:
+    """Validate the arguments shared by the torus generators; returns the solver resolution."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
+        raise ConfigError(f"{generator} resolution must be an int >= 4 (square torus grid), got {resolution!r}")
+    solver_resolution = resolution if solver_resolution is None else int(solver_resolution)
+    if solver_resolution % resolution:
+        raise ConfigError(f"solver_resolution={solver_resolution} must be a multiple of resolution={resolution}")
+    if dtype not in ("float32", "float64"):
+        raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return solver_resolution
+
+
 def generate(
     *,
     n_samples: int,
@@ -193,15 +207,7 @@ def generate(
     from sciml.data.grf import sample_grf
     from sciml.fields.field import Field
 
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4:
-        raise ConfigError(f"navier_stokes resolution must be an int >= 4 (square torus grid), got {resolution!r}")
-    solver_resolution = resolution if solver_resolution is None else int(solver_resolution)
-    if solver_resolution % resolution:
-        raise ConfigError(f"solver_resolution={solver_resolution} must be a multiple of resolution={resolution}")
-    if dtype not in ("float32", "float64"):
-        raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    solver_resolution = check_torus_params("navier_stokes", n_samples, resolution, solver_resolution, dtype)
     if not (dt > 0 and T > 0 and t_start >= 0):
         raise ConfigError(f"T and dt must be positive and t_start >= 0, got T={T}, dt={dt}, t_start={t_start}")
     n_steps = round(T / dt)

@@ -230,26 +230,9 @@ def resample_values(values: torch.Tensor, src: Grid, dst: Grid, method: str | No
 
 
 def _strides(src: Grid, dst: Grid) -> list[int] | None:
-    """Per-axis strides s with ``dst.coords[i] == src.coords[i][::s][:n]`` (to 1e-12), else None."""
-    if dst.ndim != src.ndim or dst.periodic != src.periodic:
-        return None
-    out = []
-    for a, b, p in zip(src.coords, dst.coords, src.periodic):
-        if b.size > a.size:
-            return None
-        if b.size == 1:
-            s = 1
-        elif p:
-            if a.size % b.size:
-                return None
-            s = a.size // b.size
-        else:
-            s = (a.size - 1) // (b.size - 1)
-        sub = a[::s][: b.size]
-        if sub.size != b.size or not np.allclose(sub, b, rtol=0, atol=1e-12 * max(1.0, np.abs(a).max())):
-            return None
-        out.append(s)
-    return out
+    """Per-axis strides s with ``dst.coords[i] == src.coords[i][::s]`` (to 1e-12), else None."""
+    strides = src.stride_to(dst)
+    return None if strides is None else list(strides)
 
 
 def _zero_masked(field: Any) -> torch.Tensor:

@@ -20,6 +20,7 @@ _GENERATORS = Registry(
         "boussinesq": "sciml.data.boussinesq:generate",
         "cahn_hilliard": "sciml.data.cahn_hilliard:generate",
         "bumps": "sciml.data.bumps:generate",
+        "vano_grf": "sciml.data.vano_grf:generate",
         "so3_trajectories": "sciml.data.so3:generate",
     },
 )

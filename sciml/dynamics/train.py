@@ -122,13 +122,9 @@ def body_velocities(R: np.ndarray, p: np.ndarray, t: np.ndarray) -> tuple[np.nda
 def _fit(module: VelocityRegression, dataset, train_cfg: dict, run_dir, riemannian: bool) -> list[dict]:
     from sciml.training.trainer import Trainer
 
-    trainer = Trainer(module, dataset, config=train_cfg, run_dir=run_dir)
     if riemannian:
-        import geoopt
-
-        cfg = trainer.config
-        trainer.optimizer = geoopt.optim.RiemannianAdam(trainer._params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        trainer.scheduler, trainer._step_scheduler_per_batch = trainer._make_scheduler()
+        train_cfg = {**train_cfg, "optimizer": "riemannian_adam"}
+    trainer = Trainer(module, dataset, config=train_cfg, run_dir=run_dir)
     return trainer.fit()
 
 

@@ -65,7 +65,7 @@ class TrainConfig:
     loss: str = "relative_l2"
     lr: float = 1e-3
     weight_decay: float = 0.0
-    optimizer: Literal["adam", "adamw"] = "adam"
+    optimizer: Literal["adam", "adamw", "riemannian_adam"] = "adam"
     scheduler: Literal["onecycle", "cosine", "step"] | None = None
     scheduler_params: dict[str, Any] = field(default_factory=dict)
     grad_clip: float | None = None

@@ -164,7 +164,12 @@ class Trainer:
         self._params = [p for p in model.parameters() if p.requires_grad]
         if not self._params:
             raise ConfigError("the model has no trainable parameters (requires_grad=True)")
-        opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
+        if cfg.optimizer == "riemannian_adam":  # Adam on Euclidean tensors, Riemannian steps on geoopt manifolds
+            import geoopt
+
+            opt_cls = geoopt.optim.RiemannianAdam
+        else:
+            opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
         self.optimizer = opt_cls(self._params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
         self.sampler = DistributedSampler(

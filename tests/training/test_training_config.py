@@ -34,7 +34,7 @@ def test_wrong_types_name_the_path_expected_and_found():
         ({"epochs": 2.5}, "train.epochs must be int, got float 2.5"),
         ({"epochs": True}, "train.epochs must be int, got bool True"),
         ({"compile": 1}, "train.compile must be bool"),
-        ({"optimizer": "sgd"}, "train.optimizer must be one of 'adam', 'adamw', got str 'sgd'"),
+        ({"optimizer": "sgd"}, "train.optimizer must be one of 'adam', 'adamw', 'riemannian_adam', got str 'sgd'"),
         ({"scheduler_params": [1, 2]}, "train.scheduler_params must be a mapping"),
         ({"grad_clip": "big"}, "train.grad_clip must be float or null"),
     ]

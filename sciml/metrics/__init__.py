@@ -1,0 +1,26 @@
+"""Metrics for function-valued predictions and generative models of functions.
+
+``relative_l2`` (per-sample relative L2 error with quadrature), ``mmd`` / ``generalized_mmd`` (kernel two-sample
+distance between sets of functions, bandwidth maximised over a log grid), ``covariance_error`` (Hilbert-Schmidt
+distance between covariance operators), ``eigen_decomposition`` and ``eigen_alignment`` (principal directions).
+"""
+
+from sciml.metrics.covariance import (
+    covariance_error,
+    eigen_alignment,
+    eigen_decomposition,
+    empirical_covariance,
+    truncate_covariance,
+)
+from sciml.metrics.mmd import generalized_mmd, mmd, relative_l2
+
+__all__ = [
+    "relative_l2",
+    "mmd",
+    "generalized_mmd",
+    "covariance_error",
+    "eigen_alignment",
+    "eigen_decomposition",
+    "empirical_covariance",
+    "truncate_covariance",
+]

@@ -77,6 +77,12 @@ def build_run_model(cfg: ExperimentConfig, in_channels: int, out_channels: int) 
     """The model a config describes, wrapped in ``Normalized`` when ``data.normalize``."""
     name, kwargs = _model_section(cfg)
     model = sciml.models.build(name, **kwargs)
+    if cfg.data.normalize and callable(getattr(model, "training_loss", None)):
+        # a model with its own objective (VANO's ELBO, CoDA-NO pretraining) sees the raw data: wrapping it would
+        # hide training_loss from the Trainer
+        raise ConfigError(
+            f"model {name!r} defines its own training_loss; set data.normalize: false (it would bypass the wrapper)"
+        )
     return Normalized(model, in_channels, out_channels) if cfg.data.normalize else model
 
 

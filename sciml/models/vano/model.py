@@ -25,7 +25,6 @@ same meaning at every resolution. ``forward`` decodes the posterior mean (determ
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -269,11 +268,9 @@ class VANO(nn.Module):
         recon = 0.5 * sq.mean()
         kl = gaussian_kl(mu, logvar).mean()
         loss = recon + beta * kl
-        metrics = {
-            "recon": float(recon.detach()),
-            "kl": float(kl.detach()),
-            "rel_l2": float(torch.sqrt(2 * recon.detach()) if self.weighting == "relative" else math.nan),
-        }
+        metrics = {"recon": float(recon.detach()), "kl": float(kl.detach())}
+        if self.weighting == "relative":  # recon is then half the mean squared relative L2 error
+            metrics["rel_l2"] = float(torch.sqrt(2 * recon.detach()))
         return loss, metrics
 
     def training_loss(self, batch: Any, grid: Grid | None = None) -> tuple[torch.Tensor, dict[str, float]]:

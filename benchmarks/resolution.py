@@ -8,7 +8,7 @@ small gap that shrinks with N. Run: ``python benchmarks/resolution.py``.
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -62,6 +62,9 @@ CASES = [
 
 
 def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smoke", action="store_true", help="accepted for uniformity; the benchmark is already small")
+    args = ap.parse_args(argv)
     rows = []
     t0 = time.perf_counter()
     for case in CASES:
@@ -70,16 +73,11 @@ def main(argv=None):
         print(f"{case.name:18s} d(32,64)={d[0]:.3e} d(64,128)={d[1]:.3e}", flush=True)
     summary = {"seconds": time.perf_counter() - t0, "grids": "periodic 32/64/128, inputs with 4 modes per axis"}
     command = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
-    try:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _common import save_results
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import save_results
 
-        save_results("resolution", rows, command, summary)
-    except ImportError:
-        from sciml.utils import atomic_path
-
-        with atomic_path("benchmarks/results/resolution.json") as tmp:
-            Path(tmp).write_text(json.dumps({"command": command, "results": rows, "summary": summary}, indent=1))
+    line = "; ".join(f"{r['model']} d(32,64)={r['d_32_64']:.2e} d(64,128)={r['d_64_128']:.2e}" for r in rows)
+    save_results("resolution_smoke" if args.smoke else "resolution", {"rows": rows, "summary": summary}, command, line)
     return rows
 
 

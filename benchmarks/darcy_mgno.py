@@ -8,7 +8,8 @@ count is closest to MgNO's. Reported: test relative L2 and H1 (quadrature, sciml
 ``--eval-resolutions`` (zero-shot transfer of the weights trained at ``--resolution``; MgNO additionally with
 ``scale_stencils`` switched on at evaluation, which is the identity at the training resolution), median seconds
 per epoch, parameters, and memory (CUDA peak on a GPU; on CPU the bytes of tensors saved for backward in one
-training batch). ``--smoke`` runs a tiny CI-sized version.
+training batch). ``--smoke`` runs a tiny CI-sized version. MgNO defaults: width 16, 4 layers, 5 levels,
+``--norm none`` (measured best on Darcy; docs/models/mgno.md has the comparison).
 
     python benchmarks/darcy_mgno.py --resolution 64 --n-train 500 --budget 240
 """
@@ -60,6 +61,7 @@ def build_models(args):
         width=args.width,
         n_layers=args.n_layers,
         levels=args.levels,
+        norm=args.norm,
         padding="zeros",
         bias="function",
         reference_resolution=args.resolution,
@@ -105,7 +107,8 @@ def main(argv=None):
     ap.add_argument("--loss", choices=["l2", "h1"], default="h1")
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--n-layers", type=int, default=4)
-    ap.add_argument("--levels", type=int, default=4)
+    ap.add_argument("--levels", type=int, default=5)
+    ap.add_argument("--norm", choices=["none", "layer", "instance"], default="none")
     ap.add_argument("--modes", type=int, default=12)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)

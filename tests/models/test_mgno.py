@@ -206,3 +206,31 @@ def test_small_darcy_training_reaches_bound():
     # untrained: about 1; measured after training: 0.12 (bound with margin for platform differences)
     assert err0 > 0.5
     assert err < 0.17, f"test relative L2 {err:.3f}"
+
+
+def test_bias_function_cache_follows_the_grid():
+    """Switching grids (and dtypes) between calls gives exactly the values of a freshly built BiasFunction."""
+    torch.manual_seed(0)
+    b = BiasFunction(2, resolution=5)
+    with torch.no_grad():
+        b.coef.normal_()
+    g1, g2 = Grid.uniform((9, 13)), Grid.uniform((17, 25))
+    for grid, dtype in [(g1, torch.float64), (g2, torch.float64), (g1, torch.float32), (g1, torch.float64)]:
+        fresh = BiasFunction(2, resolution=5)
+        fresh.load_state_dict(b.state_dict())
+        out = b(grid, dtype, "cpu")
+        assert out.shape == (1, 2, *grid.shape) and out.dtype == dtype
+        assert torch.equal(out, fresh(grid, dtype, "cpu"))
+    assert "_cache" not in str(list(b.state_dict()))
+
+
+def test_norm_none_output_is_standard_layout_and_matches_float64():
+    """The channels-last internal layout is invisible: standard-contiguous output, same values as in float64."""
+    torch.manual_seed(0)
+    m = sciml.models.build("mgno", width=8, n_layers=2, levels=3, norm="none", padding="zeros")
+    x = torch.randn(2, 1, 24, 20)
+    with torch.no_grad():
+        y = m(x)
+        y64 = m.double()(x.double())
+    assert y.is_contiguous() and y.shape == (2, 1, 24, 20)
+    assert torch.allclose(y.double(), y64, rtol=1e-4, atol=1e-5 * float(y64.abs().max()))

@@ -10,6 +10,7 @@ from sciml.layers.spectral import SpectralConv
 from sciml.testing.resolution import band_limited, to_float64
 
 
+@torch.no_grad()
 def _gap(conv, shape):
     g1 = Grid.uniform(shape, periodic=True)
     g2 = g1.refine(2)

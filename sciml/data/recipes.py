@@ -143,6 +143,14 @@ def run_recipe(
         params["progress"] = bool(progress)
     log.info("recipe %s: generator %s -> %s", path, generator, target)
     fields = data.generate(generator, **params)
+    from sciml.fields.field import Field
+
+    writable = isinstance(fields.get("trajectory"), dict) or all(isinstance(f, Field) for f in fields.values())
+    if not writable:
+        raise ConfigError(
+            f"generator {generator!r} returns {sorted(fields)} as plain arrays, not Fields: it cannot be written to "
+            f"sciml's HDF5 schema by a recipe; call sciml.data.generate({generator!r}, ...) from Python instead"
+        )
     full = _effective_params(generator, params)
     provenance = {
         "generator": generator,

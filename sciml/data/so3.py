@@ -46,8 +46,13 @@ def so3_trajectories(
     duration: float = 5.0,
     goal_axis_angle: list[float] | None = None,
     goal_position: list[float] | None = None,
+    progress: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Generate trajectories; see the module docstring. ``resolution`` is the number of time points."""
+    """Generate trajectories; see the module docstring. ``resolution`` is the number of time points.
+
+    ``progress`` is accepted for the generator contract; generation is fast and shows no bar. The result is a dict
+    of numpy arrays (rotations are not fields on a grid), so it is used from Python, not through a recipe.
+    """
     if not 0 < max_angle < np.pi:
         raise ConfigError(f"max_angle must be in (0, pi) so that log is single-valued, got {max_angle}")
     if n_samples < 1 or resolution < 2:

@@ -110,3 +110,11 @@ def test_shipped_recipes_are_valid_and_run_small(recipe, tmp_path):
         overrides.append("solver_resolution=32")
     out = run_recipe(recipe, tmp_path / "x.h5", overrides=overrides, progress=False)
     assert read_provenance(out)["generator"] == r["generator"]
+
+
+def test_generator_without_fields_is_refused_clearly(tmp_path):
+    recipe = tmp_path / "so3.yaml"
+    recipe.write_text("generator: so3_trajectories\ndescription: rotations\noutput: x.h5\nparams: {n_samples: 2}\n")
+    with pytest.raises(ConfigError, match="not Fields"):
+        run_recipe(recipe, tmp_path / "x.h5", progress=False)
+    assert not (tmp_path / "x.h5").exists()

@@ -31,6 +31,7 @@ from sciml.fields.grid import Grid
 from sciml.models._base import resolve_input
 from sciml.training.checkpoint import load_checkpoint
 from sciml.training.config import ExperimentConfig, dump_config, load_config
+from sciml.training.trainer import Trainer, evaluate_model
 from sciml.utils import atomic_path
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,6 @@ def _native_res(grid: Grid) -> int:
 
 def train_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False) -> Path:
     """Train the model of ``cfg`` into ``run_dir`` (created); returns the run directory."""
-    from sciml.training.trainer import Trainer
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -218,18 +218,8 @@ def rollout_errors(model: nn.Module, ds: TrajectoryDataset, max_trajectories: in
     if ds.n_in != 1 or ds.n_out != 1:
         return []
     steps = (ds.n_time - 1) // ds.step
-    whole = TrajectoryDataset(
-        ds._src.path,
-        group=ds._src.name,
-        n_in=1,
-        n_out=steps,
-        step=ds.step,
-        stride=ds.n_time,
-        variables=ds.variables,
-        resolution=ds.grid,
-        fold_time=False,
-        indices=ds.indices[:max_trajectories],
-    )
+    whole = ds.rewindow(n_out=steps, stride=ds.n_time, fold_time=False)
+    whole = whole.subset(range(min(max_trajectories, ds.indices.size)))
     totals = torch.zeros(steps, dtype=torch.float64)
     for k in range(len(whole)):
         x, ys = whole[k]  # (1, C, *spatial), (steps, C, *spatial)
@@ -237,22 +227,6 @@ def rollout_errors(model: nn.Module, ds: TrajectoryDataset, max_trajectories: in
             x = model(x, ds.grid)
             totals[t] += float(relative_l2(x, ys[t : t + 1], ds.grid, reduction="sum"))
     return (totals / len(whole)).tolist()
-
-
-@torch.no_grad()
-def evaluate_model(model: nn.Module, dataset: OperatorDataset, batch_size: int = 16) -> dict[str, float]:
-    """Mean per-sample relative L2 and H1 errors with the dataset grid's quadrature."""
-    from sciml.training.losses import relative_h1, relative_l2
-
-    grid = dataset.grid
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    l2, h1, n = 0.0, 0.0, 0
-    for x, y in loader:
-        p = model(x, grid)
-        l2 += float(relative_l2(p, y, grid, reduction="sum"))
-        h1 += float(relative_h1(p, y, grid, reduction="sum"))
-        n += x.shape[0]
-    return {"relative_l2": l2 / n, "relative_h1": h1 / n, "n_samples": n, "shape": list(grid.shape)}
 
 
 def evaluate_run(
@@ -265,8 +239,8 @@ def evaluate_run(
     for res in resolutions or [None]:
         ds = test_dataset(cfg, res, data)
         key = str(res if res is not None else ds.grid.shape[0])
-        results[key] = evaluate_model(model, ds)
-        if isinstance(ds, TrajectoryDataset) and ds.stride <= ds.step and ds.step % ds.stride == 0:
+        results[key] = {**evaluate_model(model, ds), "n_samples": len(ds), "shape": list(ds.grid.shape)}
+        if isinstance(ds, TrajectoryDataset):
             results[key]["rollout_relative_l2"] = rollout_errors(model, ds)
         log.info("resolution %s: %s", key, results[key])
     train_res = cfg.data.resolution

@@ -783,6 +783,33 @@ class TrajectoryDataset(Dataset):
         new.indices = self.indices[_check_indices(indices, self.indices.size, "trajectories", self.where)]
         return new
 
+    def rewindow(
+        self,
+        n_in: int | None = None,
+        n_out: int | None = None,
+        step: int | None = None,
+        stride: int | None = None,
+        fold_time: bool | None = None,
+    ) -> TrajectoryDataset:
+        """A view on the same trajectories with other window parameters (no data read or copied)."""
+        new = copy.copy(self)
+        new.fold_time = self.fold_time if fold_time is None else bool(fold_time)
+        new.n_in = self.n_in if n_in is None else int(n_in)
+        new.n_out = self.n_out if n_out is None else int(n_out)
+        new.step = self.step if step is None else int(step)
+        new.stride = self.stride if stride is None else int(stride)
+        if new.n_in < 1 or new.n_out < 0 or new.step < 1 or new.stride < 1:
+            raise InvalidValueError(
+                f"invalid window n_in={new.n_in}, n_out={new.n_out}, step={new.step}, stride={new.stride}"
+            )
+        span = (new.n_in + new.n_out - 1) * new.step
+        if new.n_time <= span:
+            raise DataFormatError(
+                f"{self.where}: trajectories have {self.n_time} frames, fewer than a window needs ({span + 1})"
+            )
+        new.windows_per_trajectory = (new.n_time - 1 - span) // new.stride + 1
+        return new
+
     def window(self, k: int) -> tuple[int, list[int]]:
         """``(trajectory index in the source, frame indices)`` of item ``k``."""
         n = len(self)

@@ -398,41 +398,22 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------------------------------ evaluation
-    @torch.no_grad()
     def evaluate(self, dataset: Dataset, grid: Any = None, batch_size: int | None = None) -> dict[str, float]:
         """Mean over samples of relative L2 (and relative H1 on a Grid), plus the training loss if supervised.
 
         Runs the unwrapped model in eval mode (no DDP collectives, no ``after_optimizer_step``), so every
         process computes the same numbers and the model's state is left unchanged.
         """
-        grid = grid if grid is not None else getattr(dataset, "grid", None)
-        grid = grid if grid is not None else self.grid
-        loader = DataLoader(
-            dataset, batch_size=batch_size or self.config.batch_size, shuffle=False, collate_fn=self.collate_fn
+        return evaluate_model(
+            self.model,
+            dataset,
+            grid=grid if grid is not None else getattr(dataset, "grid", None) or self.grid,
+            batch_size=batch_size or self.config.batch_size,
+            device=self.device,
+            amp=self.config.amp,
+            loss_fn=None if self._custom_loss else self.loss_fn,
+            collate_fn=self.collate_fn,
         )
-        with_h1 = isinstance(grid, Grid) and all(n >= 3 for n in grid.shape)
-        model = self.model
-        was_training = model.training
-        model.eval()
-        sums: dict[str, torch.Tensor] = {}
-        n = 0
-        try:
-            for batch in loader:
-                x, y = _to_device(batch, self.device, self._non_blocking)[:2]
-                with autocast(self.config.amp, self.device.type):
-                    pred = model(x, grid)
-                b = y.shape[0]
-                vals = {"relative_l2": relative_l2(pred, y, grid, reduction="sum")}
-                if with_h1:
-                    vals["relative_h1"] = relative_h1(pred, y, grid, reduction="sum")
-                if not self._custom_loss:
-                    vals["loss"] = self.loss_fn(pred, y, grid).detach().double() * b
-                for k, v in vals.items():
-                    sums[k] = sums.get(k, 0.0) + v.double()
-                n += b
-        finally:
-            model.train(was_training)
-        return {k: float(v) / max(n, 1) for k, v in sums.items()}
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -503,3 +484,48 @@ class Trainer:
             f"Trainer(model={type(self.model).__name__}, device={self.device}, world_size={self.world_size}, "
             f"epoch={self.epoch}/{self.config.epochs})"
         )
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: nn.Module,
+    dataset: Dataset,
+    grid: Any = None,
+    batch_size: int = 16,
+    device: str | torch.device | None = None,
+    amp: str | None = None,
+    loss_fn: Callable | None = None,
+    collate_fn: Callable | None = None,
+) -> dict[str, float]:
+    """Mean over samples of relative L2 (and relative H1 on a Grid with >= 3 points per axis) of ``model``.
+
+    ``grid`` defaults to ``dataset.grid``; ``loss_fn(pred, target, grid)`` adds a mean ``"loss"``. The model runs in
+    eval mode on ``device`` (default: where its parameters are) and its training flag is restored afterwards.
+    """
+    grid = grid if grid is not None else getattr(dataset, "grid", None)
+    if device is None:
+        device = next(iter(model.parameters()), torch.empty(0)).device
+    device = torch.device(device)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+    with_h1 = isinstance(grid, Grid) and all(n >= 3 for n in grid.shape)
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {}
+    n = 0
+    try:
+        for batch in loader:
+            x, y = _to_device(batch, device, device.type == "cuda")[:2]
+            with autocast(amp, device.type):
+                pred = model(x, grid)
+            b = y.shape[0]
+            vals = {"relative_l2": relative_l2(pred, y, grid, reduction="sum")}
+            if with_h1:
+                vals["relative_h1"] = relative_h1(pred, y, grid, reduction="sum")
+            if loss_fn is not None:
+                vals["loss"] = loss_fn(pred, y, grid).detach().double() * b
+            for k, v in vals.items():
+                sums[k] = sums.get(k, 0.0) + v.double()
+            n += b
+    finally:
+        model.train(was_training)
+    return {k: float(v) / max(n, 1) for k, v in sums.items()}

@@ -174,6 +174,19 @@ def test_trajectory_windows_are_the_right_frames(traj_file):
         TrajectoryDataset(path, n_in=6, n_out=6)
 
 
+def test_rewindow_equals_a_freshly_opened_dataset(traj_file):
+    path, v = traj_file
+    base = TrajectoryDataset(path, n_in=1, n_out=1, indices=[1, 2])
+    whole = base.rewindow(n_out=5, step=2, stride=11, fold_time=False)  # frame 0, then 2, 4, ..., 10
+    fresh = TrajectoryDataset(path, n_in=1, n_out=5, step=2, stride=11, fold_time=False, indices=[1, 2])
+    assert len(whole) == len(fresh) == 2 and len(base) == 2 * 10  # the original view is unchanged
+    for k in range(2):
+        assert all(torch.equal(a, b) for a, b in zip(whole[k], fresh[k]))
+    assert _decode(whole[1][1]) == [[(2, t, c) for c in range(2)] for t in range(2, 11, 2)]
+    with pytest.raises(DataFormatError, match="fewer than a window needs"):
+        base.rewindow(n_out=11)
+
+
 # ---------------------------------------------------------------------------- processes
 def test_dataloader_workers_match_single_process_and_pickle(pair_file):
     path, a, u, _ = pair_file

@@ -11,14 +11,7 @@ import torch
 from sciml.data.navier_stokes import VorticitySolver, fno_forcing, generate, taylor_green
 from sciml.errors import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small FFTs/convolutions: a second intra-op thread only adds contention on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tiny tensors: see tests/conftest.py
 
 
 def _rel(a, b):

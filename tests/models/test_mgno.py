@@ -11,14 +11,7 @@ from sciml.fields.grid import Grid
 from sciml.layers.multigrid import VCycle
 from sciml.models.mgno import BiasFunction
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small FFTs/convolutions: a second intra-op thread only adds contention on a busy machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tiny tensors: see tests/conftest.py
 
 
 def _perturbed(module: torch.nn.Module, scale: float = 0.1) -> torch.nn.Module:

@@ -15,14 +15,7 @@ from sciml.fields.grid import Grid, PointCloud
 from sciml.models.vano import gaussian_kl
 from sciml.testing.resolution import band_limited
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # small dense ops: one thread avoids oversubscription on shared CPUs
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")  # tiny tensors: see tests/conftest.py
 
 
 def _vano(**kw):

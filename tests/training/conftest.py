@@ -4,12 +4,8 @@ threads spin against each other (measured: the Trainer tests take 38 s with 2 th
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(single_thread):
+    """Every test in this folder runs single-threaded (fixture in tests/conftest.py)."""

@@ -24,8 +24,6 @@ Target (paper): >= 36% lower error than the best baseline at 5-10 shots. Run: ``
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import statistics
 import sys
@@ -33,13 +31,13 @@ import time
 from pathlib import Path
 
 import torch
-from neuralop.models import CODANO as NeuralopCODANO
 
 import sciml.models
 from sciml.data import generate
 from sciml.data.navier_stokes import VorticitySolver
 from sciml.fields.grid import Grid
 from sciml.models.pretraining import relative_l2
+from sciml.testing.baselines import neuralop_codano as paper_codano
 from sciml.utils import atomic_path
 
 SHOTS = [5, 10, 25]
@@ -92,24 +90,16 @@ def codano_cfg(args, **kw):
 
 
 def neuralop_codano(args):
-    with contextlib.redirect_stdout(io.StringIO()):  # neuralop prints one line per layer
-        return NeuralopCODANO(
-            lifting_channels=32,
-            hidden_variable_codimension=args.width,
-            projection_channels=32,
-            use_positional_encoding=True,
-            positional_encoding_dim=4,
-            positional_encoding_modes=[args.modes, args.modes],
-            variable_ids=list(VARS),
-            n_layers=3,
-            n_modes=[[args.modes, args.modes]] * 3,
-            n_heads=[2, 2, 2],
-            per_layer_scaling_factors=[[1, 1]] * 3,
-            attention_scaling_factors=[1, 1, 1],
-            attention_token_dim=args.width,  # one token per variable (the paper's model)
-            domain_padding=None,
-            enable_cls_token=True,
-        )
+    return paper_codano(
+        VARS,
+        width=args.width,
+        modes=args.modes,
+        n_layers=3,
+        n_heads=2,
+        lifting_channels=32,
+        projection_channels=32,
+        cls_token=True,
+    )
 
 
 def train(model, steps, lr, loss_fn):

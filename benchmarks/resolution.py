@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import torch
-from neuralop.models import CODANO as NeuralopCODANO
 
 import sciml.models
+from sciml.testing.baselines import neuralop_codano
 from sciml.testing.resolution import ResolutionCase, discretization_gaps
 
 VARS = ["a", "b"]
@@ -29,22 +29,7 @@ def _sciml_codano():
 
 def _neuralop_codano():
     torch.manual_seed(0)
-    return NeuralopCODANO(
-        lifting_channels=16,
-        hidden_variable_codimension=8,
-        projection_channels=16,
-        use_positional_encoding=True,
-        positional_encoding_dim=4,
-        positional_encoding_modes=[8, 8],
-        variable_ids=list(VARS),
-        n_layers=2,
-        n_modes=[[8, 8], [8, 8]],
-        n_heads=[1, 1],
-        per_layer_scaling_factors=[[1, 1], [1, 1]],
-        attention_scaling_factors=[1, 1],
-        attention_token_dim=8,
-        domain_padding=None,
-    )
+    return neuralop_codano(VARS, width=8, modes=8, n_layers=2)
 
 
 def _fno():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from neuralop.models import CODANO as NeuralopCODANO
 
 import sciml.models
 from sciml.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.layers.positional import VariablePositionalEncoding
 from sciml.models.pretraining import MaskConfig, expected_masked_fraction, mask_fields, relative_l2
+from sciml.testing.baselines import neuralop_codano
 from sciml.testing.resolution import ResolutionCase, discretization_gaps, to_float64
 
 NAMES = ["u_x", "u_y", "T", "p", "rho"]
@@ -111,22 +111,7 @@ def test_discretization_convergence_side_by_side_with_neuraloperator():
 
     def stock():
         torch.manual_seed(0)
-        return NeuralopCODANO(
-            lifting_channels=16,
-            hidden_variable_codimension=8,
-            projection_channels=16,
-            use_positional_encoding=True,
-            positional_encoding_dim=4,
-            positional_encoding_modes=[8, 8],
-            variable_ids=["a", "b"],
-            n_layers=2,
-            n_modes=[[8, 8], [8, 8]],
-            n_heads=[1, 1],
-            per_layer_scaling_factors=[[1, 1], [1, 1]],
-            attention_scaling_factors=[1, 1],
-            attention_token_dim=8,  # one token per variable, as in the paper
-            domain_padding=None,
-        )
+        return neuralop_codano(["a", "b"], width=8, modes=8, n_layers=2)
 
     d = discretization_gaps(_codano_case(ours), (32, 32))
     assert d[0] < bound and d[1] <= d[0], f"sciml CoDA-NO: d(32,64)={d[0]:.2e}, d(64,128)={d[1]:.2e}"

@@ -164,15 +164,7 @@ def vm_kb():
     for line in open("/proc/self/status"):
         if line.startswith("VmSize:"):
             return int(line.split()[1])
-def peak_mb():
-    # VmHWM: peak RSS of this process image (ru_maxrss may report the pre-exec parent's size after fork+exec)
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from sciml.testing.memory import peak_rss_mb as peak_mb
 it = iter(DataLoader(OperatorDataset(path), batch_size=16, num_workers=0))
 n = next(it)[0].shape[0]
 limit = vm_kb() * 1024 + int(cap_mb * 2**20)

@@ -19,22 +19,14 @@ N_SAMPLES, N = 800, 256  # per group: 800 x 1 x 256 x 256 float32 = 210 MB; inpu
 PIECE = 50
 
 _READER = r"""
-import json, resource, sys
+import json, sys
 import torch
 from torch.utils.data import DataLoader
 from sciml.fields.datasets import OperatorDataset
 
 torch.set_num_threads(1)  # the collate's torch.stack thrashes a thread pool on a busy 2-core machine
 
-def peak_mb():
-    # VmHWM: peak RSS of this process image (ru_maxrss may report the pre-exec parent's size after fork+exec)
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from sciml.testing.memory import peak_rss_mb as peak_mb
 
 ds = OperatorDataset(sys.argv[1])
 it = iter(DataLoader(ds, batch_size=16, num_workers=0))

@@ -31,6 +31,7 @@ import yaml
 
 import sciml.data as data
 from sciml.errors import ConfigError, DataFormatError
+from sciml.training.config import parse_override
 
 __all__ = ["load_recipe", "apply_overrides", "run_recipe", "RECIPE_KEYS"]
 
@@ -84,14 +85,8 @@ def apply_overrides(recipe: dict, overrides: Iterable[str]) -> dict:
     out = copy.deepcopy(recipe)
     out["params"] = dict(out.get("params") or {})
     for item in overrides:
-        if not isinstance(item, str) or "=" not in item:
-            raise ConfigError(f"override {item!r} must look like KEY=VALUE, e.g. params.n_samples=10")
-        key, _, text = item.partition("=")
-        key = key.strip()
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"override {item!r}: value is not valid YAML: {exc}") from None
+        parts, value = parse_override(item, form="KEY=VALUE, e.g. params.n_samples=10")
+        key = ".".join(parts)
         head, dot, rest = key.partition(".")
         if dot:
             if head != "params":

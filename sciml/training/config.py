@@ -288,23 +288,28 @@ def to_dict(cfg: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def _parse_value(text: str) -> Any:
-    return yaml.safe_load(text) if text.strip() else None
+def parse_override(item: Any, form: str = "key.path=value") -> tuple[list[str], Any]:
+    """Split a ``"a.b.c=value"`` override into its key path and its value (parsed by ``yaml.safe_load``).
+
+    ``form`` describes the expected shape in the error message.
+    """
+    if not isinstance(item, str) or "=" not in item:
+        raise ConfigError(f"override {item!r} must look like {form}")
+    key, text = item.split("=", 1)
+    parts = key.strip().split(".")
+    if not key.strip() or any(not p for p in parts):
+        raise ConfigError(f"override {item!r}: empty key path")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"override {item!r}: cannot parse value {text!r}: {e}") from None
+    return parts, value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """Apply ``"a.b.c=value"`` overrides to a nested dict in place (value parsed by ``yaml.safe_load``)."""
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key.path=value")
-        key, text = item.split("=", 1)
-        parts = [p for p in key.strip().split(".")]
-        if not key.strip() or any(not p for p in parts):
-            raise ConfigError(f"override {item!r}: empty key path")
-        try:
-            value = _parse_value(text)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"override {item!r}: cannot parse value {text!r}: {e}") from None
+        parts, value = parse_override(item)
         node = data
         for i, p in enumerate(parts[:-1]):
             child = node.setdefault(p, {})

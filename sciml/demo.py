@@ -47,13 +47,10 @@ SMALL = {
 
 
 def _generate(out: Path, name: str, n: int, res: int, seed: int) -> Path:
-    from sciml.data import generate
-    from sciml.fields.hdf5 import write_fields
+    from sciml.data.recipes import generate_to_file
 
-    path = out / "data" / f"{name}.h5"
-    fields = generate("darcy", n_samples=n, resolution=res, seed=seed, progress=False)
-    write_fields(path, fields, provenance={"generator": "darcy", "n_samples": n, "resolution": res, "seed": seed})
-    return path
+    params = {"n_samples": n, "resolution": res, "seed": seed, "progress": False}
+    return generate_to_file("darcy", params, out / "data" / f"{name}.h5", description=f"sciml demo: {name}")
 
 
 def demo_config(out: Path, p: dict) -> ExperimentConfig:

@@ -35,6 +35,10 @@ def test_demo_writes_metrics_and_plots(demo_dir):
         assert r["shape"] == [int(res), int(res)]
         # a trained model beats predicting zero (relative error 1) at every resolution
         assert 0 < r["relative_l2"] < 1.0, (res, r)
+    from sciml.fields.hdf5 import read_provenance
+
+    prov = read_provenance(demo_dir / "data" / "darcy_test_32.h5")
+    assert prov["generator"] == "darcy" and prov["params"]["resolution"] == 32 and prov["params"]["a_high"] == 12
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2
     for name in ["loss_curve", "error_vs_resolution", "prediction_16x16", "prediction_32x32"]:

@@ -127,8 +127,6 @@ def run_recipe(
 
     ``progress`` (if given) overrides the generator's progress bar. Returns the written path.
     """
-    from sciml.fields.hdf5 import write_fields
-
     recipe = apply_overrides(load_recipe(path), overrides)
     target = out if out is not None else recipe.get("output")
     if not target:
@@ -137,9 +135,21 @@ def run_recipe(
     if progress is not None:
         params["progress"] = bool(progress)
     log.info("recipe %s: generator %s -> %s", path, generator, target)
-    fields = data.generate(generator, **params)
-    from sciml.fields.field import Field
+    return generate_to_file(generator, params, target, recipe=str(path), description=recipe.get("description") or "")
 
+
+def generate_to_file(
+    generator: str, params: dict, out: str | os.PathLike, recipe: str | None = None, description: str = ""
+) -> Path:
+    """Run ``generator`` with ``params`` and write its Fields (or trajectories) atomically to ``out``.
+
+    Provenance records the generator, every parameter with defaults filled in, the seed, the recipe (if any),
+    the sciml version and the time. Generators that return plain arrays are refused with a ConfigError.
+    """
+    from sciml.fields.field import Field
+    from sciml.fields.hdf5 import write_fields, write_trajectories
+
+    fields = data.generate(generator, **params)
     writable = isinstance(fields.get("trajectory"), dict) or all(isinstance(f, Field) for f in fields.values())
     if not writable:
         raise ConfigError(
@@ -151,16 +161,14 @@ def run_recipe(
         "generator": generator,
         "params": full,
         "seed": full.get("seed"),
-        "recipe": str(path),
-        "description": recipe.get("description") or "",
+        "recipe": recipe,
+        "description": description,
         "sciml_version": _version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     if isinstance(fields.get("trajectory"), dict):  # generators with trajectory=True (e.g. navier_stokes)
-        from sciml.fields.hdf5 import write_trajectories
-
-        return write_trajectories(target, **fields["trajectory"], provenance=provenance)
-    return write_fields(target, fields, provenance=provenance)
+        return write_trajectories(out, **fields["trajectory"], provenance=provenance)
+    return write_fields(out, fields, provenance=provenance)
 
 
 def _version() -> str:

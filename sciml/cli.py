@@ -39,37 +39,32 @@ def _cmd_data_info(args) -> int:
     return 0
 
 
-def _dispatch_family(config_path: str) -> str | None:
-    """Model families with their own training loop (NCDS) are routed by model.name."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(config_path).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    name = (data.get("model") or {}).get("name") if isinstance(data, dict) else None
-    return name if name in ("ncds", "latent_ncds", "ncds_so3") else None
+# model families with their own training loop, routed by model.name
+_DYNAMICS_MODELS = ("ncds", "latent_ncds", "ncds_so3")
 
 
 def _cmd_train(args) -> int:
-    family = _dispatch_family(args.config)
-    if family is not None:
-        import yaml
+    import yaml
 
+    from sciml.training.config import apply_overrides, load_config
+
+    try:
+        raw = yaml.safe_load(Path(args.config).read_text())
+    except (OSError, yaml.YAMLError):
+        raw = None  # load_config below reports the problem with the file
+    name = ((raw or {}).get("model") or {}).get("name") if isinstance(raw, dict) else None
+    if name in _DYNAMICS_MODELS:
         from sciml.dynamics.train import train_from_config
-        from sciml.training.config import apply_overrides
 
-        cfg = apply_overrides(yaml.safe_load(Path(args.config).read_text()), args.set or [])
+        cfg = apply_overrides(raw, args.set or [])
         run_dir = args.out or cfg.get("run_dir") or f"runs/{Path(args.config).stem}"
         train_from_config(cfg, run_dir)
-        print(f"run directory: {run_dir}")
-        return 0
-    from sciml.runs import train_run
-    from sciml.training.config import load_config
+    else:
+        from sciml.runs import train_run
 
-    cfg = load_config(args.config, overrides=args.set or [])
-    run_dir = args.out or cfg.run_dir or f"runs/{Path(args.config).stem}"
-    train_run(cfg, run_dir, resume=args.resume)
+        cfg = load_config(args.config, overrides=args.set or [])
+        run_dir = args.out or cfg.run_dir or f"runs/{Path(args.config).stem}"
+        train_run(cfg, run_dir, resume=args.resume)
     print(f"run directory: {run_dir}")
     return 0
 

@@ -181,3 +181,10 @@ def test_mgno_config_trains_and_evaluates_across_resolutions(demo_dir, tmp_path)
     ev = json.loads((run / "eval.json").read_text())["results"]
     assert [ev[r]["shape"] for r in ("8", "16", "32")] == [[8, 8], [16, 16], [32, 32]]
     assert all(0 < ev[r]["relative_l2"] < 1.0 for r in ev), ev
+
+
+def test_dynamics_configs_are_dispatched_to_their_own_loop(tmp_path):
+    run = tmp_path / "ncds"
+    assert main(["train", "examples/configs/ncds_lasa.yaml", "--set", "train.epochs=1", "--out", str(run)]) == 0
+    res = json.loads((run / "results.json").read_text())
+    assert res["model"] == "ncds" and res["dim"] == 2 and res["epochs"] == 1

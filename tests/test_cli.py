@@ -46,14 +46,18 @@ def test_demo_writes_metrics_and_plots(demo_dir):
         assert w > 100 and h > 100
 
 
-def test_evaluate_resamples_a_single_test_file(demo_dir, capsys):
+def test_evaluate_resamples_a_single_test_file(demo_dir):
     run = demo_dir / "run"
-    # the 32x32 test file, subsampled to 16 (exact: 31 cells -> not nested, so resampled) and kept at 32
-    rc = main(["evaluate", str(run), "--resolutions", "32", "--data", str(demo_dir / "data" / "darcy_test_32.h5")])
-    assert rc == 0
+    per_res_file = json.loads((run / "eval.json").read_text())["results"]
+    # one 32x32 file: at 32 it is the same data as the {res} file; at 16 it is interpolated onto the 16-node grid
+    single = str(demo_dir / "data" / "darcy_test_32.h5")
+    assert main(["evaluate", str(run), "--resolutions", "16", "32", "--data", single]) == 0
     ev = json.loads((run / "eval.json").read_text())["results"]
-    assert list(ev) == ["32"]
-    assert "rel L2" in capsys.readouterr().out
+    assert ev["32"]["relative_l2"] == per_res_file["32"]["relative_l2"]
+    assert ev["16"]["shape"] == [16, 16] and ev["16"]["n_samples"] == per_res_file["32"]["n_samples"]
+    # interpolated data are not the 16x16 solves of the {res} file, so the error differs from that evaluation
+    assert ev["16"]["relative_l2"] != per_res_file["16"]["relative_l2"]
+    assert 0 < ev["16"]["relative_l2"] < 1.0
 
 
 def test_data_generate_with_overrides(tmp_path):

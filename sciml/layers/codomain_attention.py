@@ -11,6 +11,12 @@ sum over points), scaled by the head width and a temperature:
     a_ij = softmax_j( <q_i, k_j> / (sqrt(d_h) tau) ),   <q, k> = sum_c int q_c k_c dx / |Omega|,
     o_i  = sum_j a_ij v_j.
 
+With ``kq_grid`` set (a fixed shape such as ``(16, 16)``), K and Q run on that coarse grid: each token is first
+brought there by trigonometric interpolation (Fourier truncation on the periodic, possibly padded, domain the
+spectral layers already assume), the logits are grid means there, and V still runs on the input grid. The
+coarse grid is the same whatever the input resolution, so the scores cost the same at 64 or 1024 points per axis
+and agree across resolutions up to the aliasing of the tokens' high frequencies (tested).
+
 Heads are concatenated and merged by another spectral operator. ``CoDABlock`` then applies
 
     w' = Norm(o + w),   out = w' + Norm(M(Norm(w'))),
@@ -21,7 +27,8 @@ tokens and its parameter count does not depend on how many tokens there are.
 
 Difference from neuraloperator's ``CODALayer``: there the logits are ``sum over grid points / sqrt(N)``, which grows
 with the resolution and sharpens the softmax as the grid is refined; here they are quadrature means. The spectral
-convolutions are neuraloperator's ``SpectralConv`` (``fft_norm="forward"``).
+convolutions are sciml's ``SpectralConv`` (neuraloperator's with its odd-grid shift fixed, ``fft_norm="forward"``;
+the stock layer shifts every frequency by one on grids with an odd size along a leading axis).
 """
 
 from __future__ import annotations
@@ -31,11 +38,12 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from neuralop.layers.spectral_convolution import SpectralConv
 from torch import nn
 
 from sciml.errors import ConfigError
+from sciml.fields.resample import spectral_resample_axis
 from sciml.layers.norms import FunctionInstanceNorm
+from sciml.layers.spectral import SpectralConv
 
 __all__ = ["PointwiseLinear", "SpectralOperator", "CodomainAttention", "CoDABlock"]
 
@@ -75,9 +83,23 @@ class CodomainAttention(nn.Module):
     """Multi-head attention between token functions with quadrature inner products (see module docstring)."""
 
     def __init__(
-        self, width: int, n_modes: Sequence[int], n_heads: int = 1, head_width: int | None = None, temperature=1.0
+        self,
+        width: int,
+        n_modes: Sequence[int],
+        n_heads: int = 1,
+        head_width: int | None = None,
+        temperature=1.0,
+        kq_grid: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
+        if kq_grid is not None:
+            kq_grid = [int(n) for n in kq_grid]
+            if len(kq_grid) != len(n_modes) or any(n < m for n, m in zip(kq_grid, n_modes)):
+                raise ConfigError(
+                    f"kq_grid must have one size per axis ({len(n_modes)}), each >= the modes {list(n_modes)}; "
+                    f"got {kq_grid}"
+                )
+        self.kq_grid = kq_grid
         if n_heads < 1:
             raise ConfigError(f"n_heads must be >= 1, got {n_heads}")
         if temperature <= 0:
@@ -94,8 +116,15 @@ class CodomainAttention(nn.Module):
     def scores(self, w: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """Attention weights ``(batch, heads, tokens, tokens)`` (rows sum to one)."""
         b, t = w.shape[:2]
-        q = self._heads(self.query(_flat(w, b, t)), b, t)
-        k = self._heads(self.key(_flat(w, b, t)), b, t)
+        return self._scores(_flat(w, b, t), b, t, weights)
+
+    def _scores(self, wf: torch.Tensor, b: int, t: int, weights: torch.Tensor | None) -> torch.Tensor:
+        if self.kq_grid is not None:
+            for a, m in enumerate(self.kq_grid):
+                wf = spectral_resample_axis(wf, 2 + a, m)
+            weights = None  # uniform grid mean on the coarse periodic grid
+        q = self._heads(self.query(wf), b, t)
+        k = self._heads(self.key(wf), b, t)
         return self._softmax(q, k, weights)
 
     def _heads(self, z: torch.Tensor, b: int, t: int) -> torch.Tensor:
@@ -113,10 +142,8 @@ class CodomainAttention(nn.Module):
     def forward(self, w: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         b, t, d, *spatial = w.shape
         wf = _flat(w, b, t)
-        q = self._heads(self.query(wf), b, t)
-        k = self._heads(self.key(wf), b, t)
+        a = self._scores(wf, b, t, weights)
         v = self._heads(self.value(wf), b, t)
-        a = self._softmax(q, k, weights)
         o = torch.einsum("bhij,bjhcp->bihcp", a, v).reshape(b * t, self.n_heads * self.head_width, *spatial)
         return self.merge(o).reshape(b, t, d, *spatial)
 
@@ -132,10 +159,11 @@ class CoDABlock(nn.Module):
         head_width: int | None = None,
         temperature: float = 1.0,
         mixer_width: int | None = None,
+        kq_grid: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         ndim = len(n_modes)
-        self.attention = CodomainAttention(width, n_modes, n_heads, head_width, temperature)
+        self.attention = CodomainAttention(width, n_modes, n_heads, head_width, temperature, kq_grid)
         mixer_width = int(mixer_width or width)
         self.mixer1 = SpectralOperator(width, mixer_width, n_modes)
         self.mixer2 = SpectralOperator(mixer_width, width, n_modes)

@@ -39,7 +39,8 @@ class SpectralConv(_NeuralopSpectralConv):
             xf = torch.fft.fftn(x, norm=self.fft_norm, dim=fft_dims)
         else:
             xf = torch.fft.rfftn(x, norm=self.fft_norm, dim=fft_dims)
-        xf = torch.fft.fftshift(xf, dim=shift_dims)
+        if shift_dims:  # 1-D real data has no axis to shift (torch refuses an empty dim list)
+            xf = torch.fft.fftshift(xf, dim=shift_dims)
         fft_size = list(xf.shape[2:])
 
         # weights: centre block when the grid has fewer modes than were allocated
@@ -68,7 +69,8 @@ class SpectralConv(_NeuralopSpectralConv):
             sizes = list(output_shape)
         elif self.resolution_scaling_factor is not None:
             sizes = [round(s * r) for s, r in zip(sizes, self.resolution_scaling_factor)]
-        out = torch.fft.ifftshift(out, dim=shift_dims)
+        if shift_dims:
+            out = torch.fft.ifftshift(out, dim=shift_dims)
         if self.complex_data:
             y = torch.fft.ifftn(out, s=sizes, dim=fft_dims, norm=self.fft_norm)
         else:

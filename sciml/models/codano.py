@@ -79,6 +79,8 @@ class CoDANO(nn.Module):
         n_layers: CoDA blocks in the encoder.
         n_heads, head_width: attention heads and channels per head (default ``width``).
         temperature: softmax temperature tau.
+        kq_grid: run the key and query operators on this fixed coarse grid (one size per axis, each >= the modes;
+            None: on the input grid); see ``sciml.layers.codomain_attention``.
         pe_channels, pe_modes: channels and Fourier modes of each positional encoding (default modes: n_modes).
         static_channels: number of static fields concatenated to every token.
         cls_token: add a learned CLS function as an extra token.
@@ -100,6 +102,7 @@ class CoDANO(nn.Module):
         n_heads: int = 1,
         head_width: int | None = None,
         temperature: float = 1.0,
+        kq_grid: Sequence[int] | None = None,
         pe_channels: int = 4,
         pe_modes: Sequence[int] | None = None,
         static_channels: int = 0,
@@ -145,7 +148,7 @@ class CoDANO(nn.Module):
         self.cls = FourierFunction(self.width, pe_modes) if cls_token else None
 
         def block() -> CoDABlock:
-            return CoDABlock(self.width, self.n_modes, n_heads, head_width, temperature)
+            return CoDABlock(self.width, self.n_modes, n_heads, head_width, temperature, kq_grid=kq_grid)
 
         self.blocks = nn.ModuleList([block() for _ in range(int(n_layers))])
         if head_layers is None:

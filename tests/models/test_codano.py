@@ -121,6 +121,58 @@ def test_discretization_convergence_side_by_side_with_neuraloperator():
     assert d_stock[0] > 2 * bound, f"neuraloperator CODANO unexpectedly passed: d(32,64)={d_stock[0]:.2e}"
 
 
+def test_odd_grids_keep_the_discretization_gap_small():
+    # the stock neuraloperator SpectralConv misplaces every frequency on odd leading axes (tests/models/
+    # test_spectral.py); CoDA-NO's K, Q, V and mixers use sciml's corrected layer, so 33 -> 66 -> 132 converges
+    def ours():
+        torch.manual_seed(0)
+        return sciml.models.build("codano", variables=["a", "b"], n_modes=[8, 8], width=8, n_layers=1)
+
+    d = discretization_gaps(_codano_case(ours), (33, 33))
+    assert d[0] < 0.02 and d[1] <= d[0], f"d(33,66)={d[0]:.2e}, d(66,132)={d[1]:.2e}"
+
+
+def _trig_tokens(n: int, degree: int, b: int = 2, t: int = 3, c: int = 8) -> torch.Tensor:
+    """Random trigonometric polynomials of the given degree per axis on an n x n periodic grid."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(n, dtype=torch.float64) / n
+    out = torch.zeros(b, t, c, n, n, dtype=torch.float64)
+    for kx in range(-degree, degree + 1):
+        for ky in range(-degree, degree + 1):
+            a, p = torch.randn(b, t, c, 1, 1, generator=g, dtype=torch.float64), float(torch.rand((), generator=g))
+            out += a * torch.cos(2 * torch.pi * (kx * x[:, None] + ky * x[None, :] + p))
+    return out
+
+
+def test_key_query_on_a_fixed_coarse_grid():
+    from sciml.layers.codomain_attention import CodomainAttention
+
+    torch.manual_seed(0)
+    att = to_float64(CodomainAttention(8, (4, 4), n_heads=2, head_width=4, kq_grid=(8, 8)))
+    # tokens of degree 3: q, k have degree <= 3, so the mean of q k is exact on 8 points per axis and the coarse
+    # scores must equal the full-grid ones, at every input resolution
+    full = {}
+    for n in (16, 32, 64):
+        w = _trig_tokens(n, 3)
+        coarse = att.scores(w, torch.full((n, n), 1.0 / n**2, dtype=torch.float64))
+        att.kq_grid, full[n] = None, att.scores(w, torch.full((n, n), 1.0 / n**2, dtype=torch.float64))
+        att.kq_grid = [8, 8]
+        torch.testing.assert_close(coarse, full[n], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(full[16], full[64], rtol=1e-10, atol=1e-12)
+    assert (full[16] - 1.0 / 3).abs().max() > 1e-2  # the scores are not trivially uniform
+
+    def model():
+        torch.manual_seed(0)
+        return sciml.models.build(
+            "codano", variables=["a", "b"], n_modes=[8, 8], width=8, n_layers=2, kq_grid=[16, 16]
+        )  # fmt: skip
+
+    d = discretization_gaps(_codano_case(model), (32, 32))
+    assert d[0] < 0.02 and d[1] <= d[0], f"kq_grid model: d(32,64)={d[0]:.2e}, d(64,128)={d[1]:.2e}"
+    with pytest.raises(ConfigError, match="kq_grid"):
+        small(kq_grid=[2, 8])  # fewer points than modes on the first axis
+
+
 def test_gradients_reach_encodings_and_cls():
     model = small(cls_token=True)
     x = torch.randn(2, 3, 12, 12)

@@ -45,3 +45,14 @@ def test_float64_precision_is_kept():
     g1 = Grid.uniform((32, 32), periodic=True)
     assert conv(band_limited(g1)).dtype == torch.float64
     assert _gap(conv, (32, 32)) < 1e-13
+
+
+def test_one_dimensional_layer_matches_stock_on_odd_and_even_grids():
+    # 1-D real data has no shifted axis (the stock layer is right there); the corrected layer must not fail on it
+    torch.manual_seed(0)
+    ours = SpectralConv(3, 2, n_modes=(6,))
+    stock = StockSpectralConv(3, 2, n_modes=(6,))
+    stock.load_state_dict(ours.state_dict())
+    for n in (17, 32):
+        x = torch.randn(2, 3, n)
+        torch.testing.assert_close(ours(x), stock(x), rtol=1e-5, atol=1e-6)

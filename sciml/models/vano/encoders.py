@@ -1,6 +1,6 @@
 """VANO encoders: an input function u on a grid -> (mu, log sigma^2) of a Gaussian over the latent z in R^n.
 
-* ``OperatorEncoder`` (discretization-agnostic, the default): optional spectral layers (neuraloperator's
+* ``OperatorEncoder`` (discretization-agnostic, the default): optional spectral layers (``sciml.layers.spectral``'s
   ``SpectralConv`` with a fixed number of modes and ``fft_norm="forward"``, so the layer is the same operator
   on every uniform grid), then a quadrature integral against learned functions of position,
 
@@ -62,7 +62,7 @@ class OperatorEncoder(nn.Module):
         self.spectral = nn.ModuleList()
         self.pointwise = nn.ModuleList()
         if n_layers:
-            from neuralop.layers.spectral_convolution import SpectralConv
+            from sciml.layers.spectral import SpectralConv
 
             for _ in range(n_layers):
                 self.spectral.append(SpectralConv(width, width, n_modes=(modes,) * ndim))

@@ -203,3 +203,18 @@ def test_grf_linear_decoder_learns_the_analytic_covariance():
     assert err < 0.2, err
     assert torch.all(align > 0.99), align
     assert rec < 0.35, rec
+
+
+def test_elbo_on_random_query_points_is_unbiased():
+    m = _vano(ndim=2, weighting="none", beta=0.0)
+    m.reparameterize = lambda mu, logvar, n_samples=1, generator=None: mu[None]  # fixed z: only the points vary
+    grid = Grid.uniform((8, 8), periodic=True)
+    x = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        full = float(m.elbo(x, grid)[0])
+        sub = torch.tensor([float(m.elbo(x, grid, generator=torch.Generator().manual_seed(s), query_points=16)[0])
+                            for s in range(400)])  # fmt: skip
+        every_point = float(m.elbo(x, grid, query_points=64)[0])
+    assert sub.std() > 0.05 * full  # a real subsample, not the full grid
+    assert abs(float(sub.mean()) - full) < 4 * float(sub.std()) / 20  # mean of 400 draws within 4 standard errors
+    assert every_point == pytest.approx(full, rel=1e-12)  # all points: the full term

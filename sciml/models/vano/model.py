@@ -248,10 +248,15 @@ class VANO(nn.Module):
         n_samples: int | None = None,
         beta: float | None = None,
         generator: torch.Generator | None = None,
+        query_points: int | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Negative ELBO (the loss to minimise) and its parts; see the module docstring.
 
         ``target`` (default ``x``) is the function the decoder must reproduce, on the same grid.
+        ``query_points``: decode at that many grid points drawn at random (without replacement, shared by the batch)
+        instead of at all of them; the reconstruction term then uses the quadrature weights of the drawn points
+        renormalised to sum to one, which on a uniform grid is an unbiased estimate of the full term at a fraction
+        of the decoder's cost. The encoder always sees the whole input.
         """
         x, grid = _unpack(x, grid)
         u = x if target is None else target
@@ -259,9 +264,20 @@ class VANO(nn.Module):
         beta = self.beta if beta is None else float(beta)
         mu, logvar = self.encode(x, grid)
         z = self.reparameterize(mu, logvar, n_samples or self.n_samples, generator)  # (S, B, n)
-        rec = self.decode(z, grid)  # (S, B, C, *spatial)
         q = grid.weights(u.device, u.dtype, normalized=True)
-        dims = tuple(range(-grid.ndim - 1, 0))
+        if query_points is not None and query_points < grid.size:
+            if query_points < 1:
+                raise ConfigError(f"query_points must be >= 1, got {query_points}")
+            idx = torch.randperm(grid.size, generator=generator)[:query_points].to(u.device)
+            pts = grid.points(u.device, u.dtype).reshape(-1, self.ndim)[idx]
+            rec = self.decode(z, pts)  # (S, B, C, P)
+            u = u.flatten(2)[..., idx]
+            q = q.reshape(-1)[idx]
+            q = q / q.sum()
+            dims: tuple[int, ...] = (-2, -1)
+        else:
+            rec = self.decode(z, grid)  # (S, B, C, *spatial)
+            dims = tuple(range(-grid.ndim - 1, 0))
         sq = ((rec - u) ** 2 * q).sum(dims)  # (S, B): mean-square error over channels and space
         if self.weighting == "relative":
             sq = sq / (u**2 * q).sum(dims).clamp_min(1e-12)

@@ -81,6 +81,24 @@ def test_data_generate_with_overrides(tmp_path):
     assert u.values.shape == (3, 1, 9, 9)
 
 
+def test_data_info_describes_a_file_and_rejects_a_corrupt_one(tmp_path, capsys):
+    out = tmp_path / "d.h5"
+    assert main(["data", "generate", "datasets/darcy.yaml", "-o", str(out), "--set", "n_samples=2", "-q",
+                 "--set", "resolution=9"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["data", "info", str(out)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info["groups"]) == {"input", "output"}
+    g = info["groups"]["output"]
+    assert g["kind"] == "field" and g["shape"] == [2, 1, 9, 9] and g["grid"]["shape"] == [9, 9]
+    assert g["grid"]["periodic"] == [False, False] and g["has_mask"] is False
+    assert info["provenance"]["params"]["n_samples"] == 2
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(out.read_bytes()[:2000])  # truncated
+    assert main(["data", "info", str(bad)]) != 0
+    assert "bad.h5" in capsys.readouterr().err
+
+
 def test_unknown_config_key_is_a_clear_error(tmp_path, capsys):
     cfg = {"model": {"name": "fno", "in_channels": 1, "out_channels": 1, "n_modes": [4, 4]}, "train": {"lrr": 1e-3}}
     path = tmp_path / "c.yaml"

@@ -52,6 +52,7 @@ __all__ = [
     "read_grid",
     "write_grid",
     "read_provenance",
+    "describe",
 ]
 
 FORMAT_NAME = "sciml-hdf5"
@@ -328,6 +329,51 @@ def read_provenance(path: str | os.PathLike) -> dict:
     with open_file(path) as f:
         _check_format(f)
         return _json_attr(f, "provenance", default={}, where=str(path))
+
+
+def describe(path: str | os.PathLike) -> dict:
+    """Summary of a sciml HDF5 file without reading any values (what ``sciml data info`` prints).
+
+    ``{"path", "format", "format_version", "provenance", "groups": {name: {"kind", "variables", "units", "shape",
+    "dtype", "grid": {"type", "shape", "bounds", "periodic"} or {"type", "n_points"}, "has_mask", "has_time"}}}``;
+    corrupt or foreign files raise ``DataFormatError`` naming the file.
+    """
+    with open_file(path) as f:
+        _check_format(f)
+        out: dict[str, Any] = {
+            "path": str(path),
+            "format": FORMAT_NAME,
+            "format_version": int(f.attrs.get("sciml_format_version", FORMAT_VERSION)),
+            "provenance": _json_attr(f, "provenance", default={}, where=str(path)),
+            "groups": {},
+        }
+        for name, kind in _groups(f).items():
+            g = f[name]
+            where = f"{path}:{name}"
+            ds = _dataset(g, "values", where)
+            grid = read_grid(g["grid"]) if "grid" in g else None
+            if isinstance(grid, Grid):
+                ginfo = {
+                    "type": "grid",
+                    "shape": list(grid.shape),
+                    "bounds": [list(b) for b in grid.bounds],
+                    "periodic": list(grid.periodic),
+                }
+            elif grid is not None:
+                ginfo = {"type": "point_cloud", "n_points": grid.size}
+            else:
+                ginfo = None
+            out["groups"][name] = {
+                "kind": kind,
+                "variables": _json_attr(g, "variables", default=[], where=where),
+                "units": _json_attr(g, "units", default=[], where=where),
+                "shape": list(ds.shape),
+                "dtype": str(ds.dtype),
+                "grid": ginfo,
+                "has_mask": "mask" in g,
+                "has_time": "time" in g,
+            }
+        return out
 
 
 def _normalize_index(index: Any, n: int, what: str) -> slice | np.ndarray:

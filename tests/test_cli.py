@@ -46,6 +46,17 @@ def test_demo_writes_metrics_and_plots(demo_dir):
         assert w > 100 and h > 100
 
 
+def test_plot_rewrites_the_plots_and_bench_names_what_exists(demo_dir, capsys):
+    run = demo_dir / "run"
+    target = run / "plots" / "loss_curve.png"
+    target.unlink()
+    assert main(["plot", str(run)]) == 0
+    assert _png_size(target)[0] > 100 and str(target) in capsys.readouterr().out
+    assert main(["bench", "no_such_benchmark"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_benchmark" in err and "trainer_overhead" in err  # lists the benchmarks that exist
+
+
 def test_evaluate_resamples_a_single_test_file(demo_dir):
     run = demo_dir / "run"
     per_res_file = json.loads((run / "eval.json").read_text())["results"]

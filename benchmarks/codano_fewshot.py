@@ -10,7 +10,8 @@ Protocol (CPU scale, one process, every model trained in this run on the same da
 2. pretraining: sciml CoDA-NO with masked reconstruction (whole-variable drops + boxes, clean target), a fixed
    number of Adam steps on random minibatches;
 3. for each shot count: (a) the pretrained CoDA-NO, encoder frozen, new head (1 CoDA block + projection) and a new
-   encoding for T; (b) the same CoDA-NO from scratch; (c) neuraloperator's FNO (sciml wrapper) from scratch;
+   encoding for T (the paper's protocol); (a') the same, but the loaded encoder keeps training (full finetuning,
+   ``finetune_encoder=True``); (b) the same CoDA-NO from scratch; (c) neuraloperator's FNO (sciml wrapper) from scratch;
    (d) neuraloperator's CODANO from scratch, configured like the paper (one token per variable, VSPE, 3 layers);
    each trained for the same number of Adam steps (cosine schedule) on minibatches of ``--batch`` of the shots;
 4. report test next-state relative L2 per shot count (the mean over u_x, u_y, T of the per-variable relative L2,
@@ -46,8 +47,9 @@ from sciml.utils import atomic_path
 
 SHOTS = [5, 10, 25]
 VARS = ["u_x", "u_y", "T"]
-MODELS = ["codano_pretrained", "codano_scratch", "fno_scratch", "neuralop_codano_scratch"]
-BASELINES = MODELS[1:]
+MODELS = ["codano_pretrained", "codano_pretrained_full", "codano_scratch", "fno_scratch", "neuralop_codano_scratch"]
+BASELINES = MODELS[2:]
+PRETRAINED = MODELS[:2]  # the paper's frozen encoder, and full finetuning from the pretrained weights
 
 
 def make_data(args):
@@ -188,6 +190,9 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
         "codano_pretrained": lambda: sciml.models.build(
             "codano", **codano_cfg(args, variables=VARS, mode="finetune", head_layers=1)
         ),
+        "codano_pretrained_full": lambda: sciml.models.build(
+            "codano", **codano_cfg(args, variables=VARS, mode="finetune", head_layers=1, finetune_encoder=True)
+        ),
         "codano_scratch": lambda: sciml.models.build("codano", **codano_cfg(args, variables=VARS, head_layers=1)),
         "fno_scratch": lambda: sciml.models.build(
             "fno", in_channels=3, out_channels=3, n_modes=[args.modes, args.modes], hidden_channels=args.width
@@ -207,8 +212,9 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
         for name in MODELS:
             torch.manual_seed(seed)
             model = makers[name]().to(dev)
-            if name == "codano_pretrained":
-                model.load_encoder(pre_state)  # freezes the encoder; T keeps a new trainable encoding
+            if name in PRETRAINED:
+                # frozen (codano_pretrained) or trainable (codano_pretrained_full) encoder; T gets a new encoding
+                model.load_encoder(pre_state)
             fwd = fwds.get(name, fwd_codano)
             bgen = torch.Generator().manual_seed(seed + 1000 * shots)  # same minibatches for every model
 
@@ -260,18 +266,16 @@ def summarize(rows, seeds):
     for shots in SHOTS:
         t = table[shots]
         best = min(BASELINES, key=lambda k: t[k]["mean"])
-        per_seed = []
-        for i, _ in enumerate(seeds):
-            b = min(t[k]["values"][i] for k in BASELINES)
-            per_seed.append(1.0 - t["codano_pretrained"]["values"][i] / b)
-        summary[f"shots_{shots}"] = {
-            "pretrained": t["codano_pretrained"]["mean"],
-            "best_baseline": best,
-            "best_baseline_rel_l2": t[best]["mean"],
-            "reduction_vs_best_baseline": 1.0 - t["codano_pretrained"]["mean"] / t[best]["mean"],
-            "reduction_per_seed": per_seed,
-        }
-    summary["target"] = ">= 0.36 reduction (mean over seeds) at 5 and 10 shots"
+        entry = {"best_baseline": best, "best_baseline_rel_l2": t[best]["mean"]}
+        for name, key in (("codano_pretrained", ""), ("codano_pretrained_full", "_full_finetune")):
+            per_seed = [
+                1.0 - t[name]["values"][i] / min(t[k]["values"][i] for k in BASELINES) for i, _ in enumerate(seeds)
+            ]
+            entry["pretrained" + key] = t[name]["mean"]
+            entry["reduction_vs_best_baseline" + key] = 1.0 - t[name]["mean"] / t[best]["mean"]
+            entry["reduction_per_seed" + key] = per_seed
+        summary[f"shots_{shots}"] = entry
+    summary["target"] = ">= 0.36 reduction (mean over seeds) at 5 and 10 shots, frozen encoder (paper's protocol)"
     summary["target_met"] = all(summary[f"shots_{s}"]["reduction_vs_best_baseline"] >= 0.36 for s in (5, 10))
     steps = {name: statistics.median([r["step_time_s"] for r in rows if r["model"] == name]) for name in MODELS}
     summary["median_step_time_s"] = steps
@@ -349,6 +353,7 @@ def main(argv=None):
 def one_line(summary, args):
     short = {
         "codano_pretrained": "pre",
+        "codano_pretrained_full": "pre-full",
         "codano_scratch": "coda",
         "fno_scratch": "fno",
         "neuralop_codano_scratch": "nop",
@@ -357,10 +362,11 @@ def one_line(summary, args):
     for s in SHOTS:
         t = summary["test_rel_l2"][f"shots_{s}"]
         red = summary[f"shots_{s}"]["reduction_vs_best_baseline"]
+        red_full = summary[f"shots_{s}"]["reduction_vs_best_baseline_full_finetune"]
         parts.append(
             f"{s} shots: "
             + ", ".join(f"{short[m]} {t[m]['mean']:.3f}" for m in MODELS)
-            + f" (pretrained error reduction vs best {red:+.0%})"
+            + f" (error reduction vs best baseline: pre {red:+.0%}, pre-full {red_full:+.0%})"
         )
     st = summary["step_time_ratio_vs_neuralop_codano"]
     return (

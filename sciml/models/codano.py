@@ -33,7 +33,7 @@ Training modes (``mode``): ``"supervised"`` (``training_loss`` is the relative L
 target), ``"pretrain"`` (masked reconstruction of the clean input, see ``sciml.models.pretraining``) and
 ``"finetune"`` (the encoder, i.e. the encodings of pretrained variables, lifting, CLS and encoder blocks, is frozen;
 ``head_layers`` new CoDA blocks and the projection are trained; ``pretrained`` names a checkpoint whose encoder
-weights are loaded at construction).
+weights are loaded at construction; ``finetune_encoder=True`` keeps the loaded encoder trainable).
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ class CoDANO(nn.Module):
         head_layers: CoDA blocks after the encoder that belong to the head (default 1 for finetune, else 0).
         mode: "supervised", "pretrain" or "finetune" (selects ``training_loss`` and freezing).
         pretrained: checkpoint path whose encoder weights are loaded (typically with mode="finetune").
+        finetune_encoder: in finetune mode, keep the loaded encoder trainable (full finetuning from the pretrained
+            weights) instead of freezing it (the paper's protocol, default).
         mask_*: statistics of the pretraining masks (see ``MaskConfig``).
     """
 
@@ -114,6 +116,7 @@ class CoDANO(nn.Module):
         head_layers: int | None = None,
         mode: str = "supervised",
         pretrained: str | None = None,
+        finetune_encoder: bool = False,
         mask_variable_fraction: float = 0.5,
         mask_drop_probability: float = 0.5,
         mask_point_fraction: float = 0.5,
@@ -156,9 +159,10 @@ class CoDANO(nn.Module):
         self.head = nn.ModuleList([block() for _ in range(int(head_layers))])
         self.projection = _PointwiseMLP(self.width, projection_channels, self.out_per_variable)
         self.pretrained_variables: list[str] = []
+        self.finetune_encoder = bool(finetune_encoder)
         if pretrained:
             self.load_encoder(pretrained)  # freezes the encoder in finetune mode
-        elif mode == "finetune":
+        elif mode == "finetune" and not self.finetune_encoder:
             self.freeze_encoder()
 
     # ------------------------------------------------------------------ variables
@@ -323,7 +327,7 @@ class CoDANO(nn.Module):
                 )
         self.load_state_dict(sub, strict=False)
         self.pretrained_variables = pre_vars
-        if self.mode == "finetune":
+        if self.mode == "finetune" and not self.finetune_encoder:
             self.freeze_encoder()
         log.info("codano: loaded encoder for variables %s", pre_vars)
         return pre_vars

@@ -239,3 +239,23 @@ def test_finetuning_keeps_the_frozen_encoder_bit_identical(tmp_path):
         else:
             assert torch.equal(now[n], p), f"frozen encoder parameter {n} changed"
     assert all(not torch.equal(now[n], p) for n, p in rest.items() if n.startswith(("head.", "projection.")))
+
+
+def test_full_finetuning_starts_from_the_pretrained_encoder_and_trains_it(tmp_path):
+    pre = small(variables=["u_x", "u_y"], mode="pretrain")
+    path = tmp_path / "pre.pt"
+    torch.save({"model": pre.state_dict()}, path)
+    model = small(variables=["u_x", "u_y", "T"], mode="finetune", pretrained=str(path), finetune_encoder=True)
+    enc = {n: p.detach().clone() for n, p in model.encoder_parameters()}
+    assert all(p.requires_grad for _, p in model.encoder_parameters())
+    assert torch.equal(enc["lifting.fc1.weight"], pre.lifting.fc1.weight.detach())  # loaded, not re-initialised
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    grid = Grid.uniform((12, 12), periodic=True)
+    x, y = torch.randn(4, 3, 12, 12), torch.randn(4, 3, 12, 12)
+    for _ in range(2):
+        opt.zero_grad()
+        model.training_loss((x, y), grid)[0].backward()
+        opt.step()
+    now = dict(model.named_parameters())
+    assert not torch.equal(now["lifting.fc1.weight"], enc["lifting.fc1.weight"])
+    assert not torch.equal(now["encoding.coefficients.u_x"], enc["encoding.coefficients.u_x"])

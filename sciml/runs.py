@@ -102,7 +102,14 @@ def open_dataset(cfg: ExperimentConfig, path: str, resolution=None):
         return TrajectoryDataset(
             path, group=d.input, n_in=d.n_in, n_out=d.n_out, step=d.step, variables=d.variables, resolution=resolution
         )
-    return OperatorDataset(path, input=d.input, output=d.output, resolution=resolution)
+    return OperatorDataset(
+        path,
+        input=d.input,
+        output=d.output,
+        resolution=resolution,
+        input_variables=d.variables,
+        output_variables=d.variables,
+    )
 
 
 def _n_units(ds) -> int:

@@ -221,3 +221,29 @@ def test_dynamics_configs_are_dispatched_to_their_own_loop(tmp_path):
     assert main(["train", "examples/configs/ncds_lasa.yaml", "--set", "train.epochs=1", "--out", str(run)]) == 0
     res = json.loads((run / "results.json").read_text())
     assert res["model"] == "ncds" and res["dim"] == 2 and res["epochs"] == 1
+
+
+def test_codano_pretrain_then_finetune_from_the_example_configs(tmp_path):
+    """examples/configs/codano_{pretrain,finetune}.yaml through the CLI (issue 4, item 3), at tiny size."""
+    import torch
+
+    ns, bq = tmp_path / "ns.h5", tmp_path / "bq.h5"
+    small = ["n_samples=6", "resolution=16", "solver_resolution=16", "t_start=0.05", "T=0.05", "dt=0.01"]
+    for recipe, out in (("navier_stokes", ns), ("boussinesq", bq)):
+        args = ["data", "generate", f"datasets/{recipe}.yaml", "-o", str(out), "-q"]
+        assert main(args + sum([["--set", s] for s in small], [])) == 0
+    tiny = ["model.n_modes=[4,4]", "model.width=8", "train.epochs=2", "train.batch_size=3"]
+    pre = tmp_path / "pre"
+    sets = tiny + [f"data.train={ns}"]
+    overrides = sum([["--set", s] for s in sets], [])
+    assert main(["train", "examples/configs/codano_pretrain.yaml", "--out", str(pre), *overrides]) == 0
+    ckpt = pre / "checkpoints" / "best.pt"
+    pre_state = torch.load(ckpt, weights_only=True)["model"]
+    ft = tmp_path / "ft"
+    sets = tiny + [f"data.train={bq}", f"model.pretrained={ckpt}", "data.n_train=3"]
+    overrides = sum([["--set", s] for s in sets], [])
+    assert main(["train", "examples/configs/codano_finetune.yaml", "--out", str(ft), *overrides]) == 0
+    ft_state = torch.load(ft / "checkpoints" / "last.pt", weights_only=True)["model"]
+    frozen = [k for k in pre_state if k.startswith(("lifting.", "blocks.", "cls.", "encoding.coefficients.vorticity"))]
+    assert frozen and all(torch.equal(ft_state[k], pre_state[k]) for k in frozen)  # the encoder stayed bit-identical
+    assert "encoding.coefficients.T" in ft_state and "head.0.mixer1.skip.weight" in ft_state

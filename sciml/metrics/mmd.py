@@ -23,6 +23,7 @@ import torch
 
 from sciml.errors import ShapeError
 from sciml.fields.grid import Grid, PointCloud
+from sciml.training.losses import relative_l2 as _loss_relative_l2
 
 __all__ = ["relative_l2", "mmd", "generalized_mmd", "pairwise_sq_dist"]
 
@@ -43,13 +44,9 @@ def _weights(shape: tuple, grid: Grid | PointCloud | None, ref: torch.Tensor) ->
 
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor, grid: Grid | PointCloud | None = None) -> torch.Tensor:
-    """Per-sample relative L2 error ``||pred - true|| / ||true||``, shape ``(batch,)``."""
-    if pred.shape != true.shape:
-        raise ShapeError(f"pred shape {tuple(pred.shape)} differs from true shape {tuple(true.shape)}")
-    w = _weights(tuple(true.shape[1:]), grid, true)
-    num = ((pred - true) ** 2 * w).flatten(1).sum(1)
-    den = (true**2 * w).flatten(1).sum(1).clamp_min(1e-30)
-    return torch.sqrt(num / den)
+    """Per-sample relative L2 error ``||pred - true|| / ||true||``, shape ``(batch,)``: the training loss
+    ``sciml.training.losses.relative_l2`` without the batch reduction."""
+    return _loss_relative_l2(pred, true, grid, reduction="none")
 
 
 def pairwise_sq_dist(x: torch.Tensor, y: torch.Tensor, grid: Grid | PointCloud | None = None) -> torch.Tensor:

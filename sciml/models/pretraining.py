@@ -11,8 +11,8 @@ Masking (Rahman et al. 2024, section 4): for every sample of a batch ``x`` shape
 * masked values are replaced by ``fill`` (0: the data are normalised).
 
 The pretraining loss compares the model's reconstruction of the masked input with the clean input (the target is
-the unmasked field, never the masked one). ``relative_l2`` is the loss used throughout: per-sample
-``||pred - target|| / ||target||`` with the grid's quadrature weights, averaged over the batch.
+the unmasked field, never the masked one). ``relative_l2`` (``sciml.training.losses``) is the loss used throughout:
+per-sample ``||pred - target|| / ||target||`` with the grid's quadrature weights, averaged over the batch.
 
 Finetuning freezes the pretrained encoder (positional encodings of pretrained variables, lifting, CLS token and
 CoDA blocks) and trains a new head; see ``CoDANO.freeze_encoder`` and ``CoDANO.load_encoder``.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from sciml.errors import ConfigError
+from sciml.training.losses import relative_l2  # the loss used throughout (re-exported for the benchmarks)
 
 __all__ = ["MaskConfig", "mask_fields", "relative_l2", "split_batch", "expected_masked_fraction"]
 
@@ -83,17 +84,6 @@ def mask_fields(
             else:
                 mask[i, j] = _box_mask(grid, cfg, generator, x.device)
     return torch.where(mask, torch.full_like(x, cfg.fill), x), mask
-
-
-def relative_l2(pred: torch.Tensor, target: torch.Tensor, grid=None) -> torch.Tensor:
-    """Mean over the batch of ``||pred - target||_{L2} / ||target||_{L2}`` (quadrature weights of ``grid``)."""
-    if pred.shape != target.shape:
-        raise ConfigError(f"prediction shape {tuple(pred.shape)} does not match target shape {tuple(target.shape)}")
-    w = 1.0 if grid is None else grid.weights(pred.device, pred.dtype, normalized=True)
-    dims = tuple(range(1, pred.dim()))
-    num = ((pred - target) ** 2 * w).sum(dims)
-    den = (target**2 * w).sum(dims).clamp_min(1e-30)
-    return torch.sqrt(num / den).mean()
 
 
 def _values(t):

@@ -65,15 +65,29 @@ def mmd(
     bandwidth: float | Sequence[float] | torch.Tensor,
     grid: Grid | PointCloud | None = None,
     squared: bool = False,
+    unbiased: bool = False,
 ) -> torch.Tensor:
-    """Biased Gaussian-kernel MMD between sample sets ``x (n, ...)`` and ``y (m, ...)``; one value per bandwidth."""
+    """Gaussian-kernel MMD between sample sets ``x (n, ...)`` and ``y (m, ...)``; one value per bandwidth.
+
+    Default: the biased (V-statistic) estimate, >= 0, whose value for two samples of one law is about
+    ``sqrt(2 / n)``, not 0. ``unbiased=True``: the U-statistic (self-pairs left out), whose MMD^2 has expectation 0
+    for equal laws and can be negative; without ``squared`` its signed square root is returned.
+    """
     x, y = x.double(), y.double()
     s = torch.as_tensor(bandwidth, dtype=torch.float64).reshape(-1, 1, 1)
-    kxx = torch.exp(-pairwise_sq_dist(x, x, grid)[None] / (2 * s**2)).mean((1, 2))
-    kyy = torch.exp(-pairwise_sq_dist(y, y, grid)[None] / (2 * s**2)).mean((1, 2))
-    kxy = torch.exp(-pairwise_sq_dist(x, y, grid)[None] / (2 * s**2)).mean((1, 2))
-    m2 = (kxx + kyy - 2 * kxy).clamp_min(0.0)
-    out = m2 if squared else m2.sqrt()
+
+    def kernel_mean(a, b, same):
+        k = torch.exp(-pairwise_sq_dist(a, b, grid)[None] / (2 * s**2))
+        if not (same and unbiased):
+            return k.mean((1, 2))
+        n = a.shape[0]
+        return (k.sum((1, 2)) - k.diagonal(dim1=1, dim2=2).sum(-1)) / (n * (n - 1))
+
+    m2 = kernel_mean(x, x, True) + kernel_mean(y, y, True) - 2 * kernel_mean(x, y, False)
+    if squared:
+        out = m2
+    else:
+        out = m2.abs().sqrt() * m2.sign() if unbiased else m2.clamp_min(0.0).sqrt()
     return out[0] if out.numel() == 1 and not isinstance(bandwidth, (list, tuple, torch.Tensor)) else out
 
 
@@ -83,13 +97,15 @@ def generalized_mmd(
     grid: Grid | PointCloud | None = None,
     bandwidths: Sequence[float] | None = None,
     squared: bool = False,
+    unbiased: bool = False,
 ) -> tuple[float, float]:
-    """``(max_s MMD_s, argmax s)`` over ``bandwidths`` (default: median distance times 2^-4 .. 2^4)."""
+    """``(max_s MMD_s, argmax s)`` over ``bandwidths`` (default: median distance times 2^-4 .. 2^4); ``unbiased``
+    as in ``mmd``."""
     if bandwidths is None:
         z = torch.cat([x, y]).double()
         d = pairwise_sq_dist(z, z, grid).sqrt()
         med = float(d[d > 0].median()) if bool((d > 0).any()) else 1.0
         bandwidths = [med * 2.0**k for k in range(-4, 5)]
-    vals = mmd(x, y, list(bandwidths), grid, squared)
+    vals = mmd(x, y, list(bandwidths), grid, squared, unbiased)
     i = int(torch.argmax(vals))
     return float(vals[i]), float(bandwidths[i])

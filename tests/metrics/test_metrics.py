@@ -87,3 +87,23 @@ def test_empirical_covariance_of_paper_grf_converges_to_analytic():
         errs.append(covariance_error(empirical_covariance(u), torch.as_tensor(paper_grf_covariance(g.coords[0])), w))
     # Monte Carlo rate n^(-1/2): 16x more samples, about 4x smaller error
     assert errs[1] < 0.1 and 2.0 < errs[0] / errs[1] < 8.0, errs
+
+
+def test_unbiased_mmd_has_zero_mean_for_equal_laws():
+    g = Grid.uniform(8, periodic=True)
+    gen = torch.Generator().manual_seed(0)
+    biased, unbiased = [], []
+    for _ in range(60):
+        x, y = torch.randn(30, 1, 8, generator=gen), torch.randn(30, 1, 8, generator=gen)
+        biased.append(float(mmd(x, y, 2.0, g, squared=True)))
+        unbiased.append(float(mmd(x, y, 2.0, g, squared=True, unbiased=True)))
+    b, u = torch.tensor(biased), torch.tensor(unbiased)
+    se = float(u.std()) / math.sqrt(len(u))
+    assert abs(float(u.mean())) < 3 * se  # the U-statistic is unbiased: mean 0 for equal laws
+    assert float(b.mean()) > 5 * se and (b > 0).all()  # the V-statistic is biased upwards
+    assert (u < 0).any()  # and the U-statistic can be negative: signed square root
+    x, y = torch.randn(30, 1, 8, generator=gen), torch.randn(30, 1, 8, generator=gen)
+    sq = float(mmd(x, y, 2.0, g, squared=True, unbiased=True))
+    assert float(mmd(x, y, 2.0, g, unbiased=True)) == pytest.approx(math.copysign(abs(sq) ** 0.5, sq))
+    # a real shift is detected by both
+    assert generalized_mmd(x, y + 1.0, g, unbiased=True)[0] > 0.5 * generalized_mmd(x, y + 1.0, g)[0] > 0

@@ -99,6 +99,14 @@ def _weights(u: torch.Tensor, grid: Any, mask: torch.Tensor | None) -> torch.Ten
     return w
 
 
+def _pair(pred: torch.Tensor, target: torch.Tensor, grid: Any, mask: torch.Tensor | None):
+    """Check that prediction and target match; both as floats, and the target's quadrature weights."""
+    if pred.shape != target.shape:
+        raise ShapeError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
+    target = _as_float(target)
+    return _as_float(pred), target, _weights(target, grid, mask)
+
+
 def _integrate_sq(u: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Per-sample sum over channels of the integral of u^2: shape (batch,)."""
     return (u.square() * w).flatten(1).sum(1)
@@ -128,10 +136,7 @@ def relative_l2(
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``||pred - target||_{L2} / ||target||_{L2}`` per sample, then reduced ("mean", "sum", "none")."""
-    if pred.shape != target.shape:
-        raise ShapeError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
-    pred, target = _as_float(pred), _as_float(target)
-    w = _weights(target, grid, mask)
+    pred, target, w = _pair(pred, target, grid, mask)
     num = _integrate_sq(pred - target, w)
     den = _integrate_sq(target, w)
     return _reduce((num / den.clamp_min(_EPS)).sqrt(), reduction)
@@ -206,10 +211,7 @@ def relative_h1(
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``||pred - target||_{H1} / ||target||_{H1}`` per sample (full H1 norm), then reduced."""
-    if pred.shape != target.shape:
-        raise ShapeError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
-    pred, target = _as_float(pred), _as_float(target)
-    w = _weights(target, grid, mask)
+    pred, target, w = _pair(pred, target, grid, mask)
     e = pred - target
     num = _integrate_sq(e, w) + _h1_semi_sq(e, grid, w)
     den = _integrate_sq(target, w) + _h1_semi_sq(target, grid, w)

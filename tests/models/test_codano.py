@@ -155,7 +155,8 @@ def test_key_query_on_a_fixed_coarse_grid():
     for n in (16, 32, 64):
         w = _trig_tokens(n, 3)
         coarse = att.scores(w, torch.full((n, n), 1.0 / n**2, dtype=torch.float64))
-        att.kq_grid, full[n] = None, att.scores(w, torch.full((n, n), 1.0 / n**2, dtype=torch.float64))
+        att.kq_grid = None  # the same layer on the input grid
+        full[n] = att.scores(w, torch.full((n, n), 1.0 / n**2, dtype=torch.float64))
         att.kq_grid = [8, 8]
         torch.testing.assert_close(coarse, full[n], rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(full[16], full[64], rtol=1e-10, atol=1e-12)

@@ -129,13 +129,6 @@ def exact_buoyant_mode(n: int, t: float, nu: float, kappa: float, gravity: float
     return w.clone(), temp.clone()
 
 
-def _steps(duration: float, dt: float, name: str) -> int:
-    n = round(duration / dt)
-    if duration < 0 or abs(n * dt - duration) > 1e-9 * max(1.0, duration):
-        raise ConfigError(f"{name}={duration} must be a non-negative integer multiple of dt={dt}")
-    return n
-
-
 def generate(
     *,
     n_samples: int,
@@ -171,13 +164,13 @@ def generate(
         include_vorticity: append a fourth channel "vorticity" (to match models pretrained on navier_stokes).
     """
     from sciml.data.grf import sample_grf
-    from sciml.data.navier_stokes import check_torus_params
+    from sciml.data.navier_stokes import check_torus_params, time_steps
     from sciml.fields.field import Field
 
     solver_resolution = check_torus_params("boussinesq", n_samples, resolution, solver_resolution, dtype)
     if not (dt > 0 and T > 0):
         raise ConfigError(f"T and dt must be positive, got T={T}, dt={dt}")
-    n_start, n_out = _steps(t_start, dt, "t_start"), _steps(T, dt, "T")
+    n_start, n_out = time_steps(t_start, dt, "t_start", minimum=0), time_steps(T, dt, "T")
     n = solver_resolution
     solver = BoussinesqSolver(n, nu, kappa, gravity, fno_forcing(n, forcing_amplitude) if forcing_amplitude else None)
     grid_s = Grid.uniform((n, n), periodic=True)

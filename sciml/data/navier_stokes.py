@@ -112,9 +112,7 @@ class VorticitySolver:
         ``t_final / dt`` must be an integer number of steps; snapshots are taken every ``record_every`` steps
         (default: only the final state) and include ``t = 0``.
         """
-        n_steps = round(t_final / dt)
-        if n_steps < 1 or abs(n_steps * dt - t_final) > 1e-9 * max(1.0, t_final):
-            raise ConfigError(f"T={t_final} must be a positive integer multiple of dt={dt}")
+        n_steps = time_steps(t_final, dt, "T")
         record_every = n_steps if record_every is None else record_every
         if n_steps % record_every:
             raise ConfigError(f"the {n_steps} time steps are not a multiple of the recording interval {record_every}")
@@ -153,6 +151,15 @@ def fno_forcing(n: int, amplitude: float = 0.1) -> torch.Tensor:
     x = torch.arange(n, dtype=torch.float64) / n
     s = 2 * math.pi * (x[:, None] + x[None, :])
     return amplitude * (torch.sin(s) + torch.cos(s))
+
+
+def time_steps(duration: float, dt: float, name: str, minimum: int = 1) -> int:
+    """Number of steps of size ``dt`` in ``duration``, which must be an integer multiple of ``dt`` (to 1e-9)."""
+    n = round(duration / dt)
+    if n < minimum or abs(n * dt - duration) > 1e-9 * max(1.0, abs(duration)):
+        kind = "positive" if minimum > 0 else "non-negative"
+        raise ConfigError(f"{name}={duration} must be a {kind} integer multiple of dt={dt}")
+    return n
 
 
 def check_torus_params(generator: str, n_samples, resolution, solver_resolution, dtype: str) -> int:

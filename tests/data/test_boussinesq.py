@@ -78,3 +78,14 @@ def test_generate_contract_and_resolution_consistency():
     torch.testing.assert_close(with_w["output"].values[:, :3], coarse["output"].values[:1])
     with pytest.raises(ConfigError, match="multiple"):
         generate("boussinesq", resolution=24, **kw)
+
+
+def test_times_must_be_whole_numbers_of_steps_in_both_torus_generators():
+    small = dict(n_samples=1, resolution=8, progress=False, dt=0.01)
+    for name in ("boussinesq", "navier_stokes"):
+        with pytest.raises(ConfigError, match=r"T=0\.015 must be a positive integer multiple of dt=0\.01"):
+            generate(name, T=0.015, **small)
+    with pytest.raises(ConfigError, match=r"t_start=0\.005 must be a non-negative integer multiple"):
+        generate("boussinesq", T=0.01, t_start=0.005, **small)
+    out = generate("boussinesq", T=0.01, t_start=0.0, **small)  # no burn-in is allowed
+    assert out["input"].values.shape == (1, 3, 8, 8)

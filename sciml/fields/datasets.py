@@ -15,7 +15,8 @@ Sources:
   one channel with dims ``(sample_dim, *spatial)`` (trajectories: ``(sample_dim, time_dim, *spatial)``, or
   ``(time_dim, *spatial)`` for a single trajectory), or several channels with an extra ``channel_dim``.
   Coordinates come from the dataset's coordinate variables; an axis is periodic when its coordinate has the
-  attribute ``periodic`` set to true, and its ``bounds`` attribute (``[lo, hi]``) gives the domain.
+  attribute ``periodic`` set to true, and its ``bounds`` attribute (``[lo, hi]``, or the CF name of an ``(n, 2)``
+  variable of cell edges, whose extent is used) gives the domain.
 
 Items are tensors ``x: (C_in, *spatial)``, ``y: (C_out, *spatial)`` of ``dtype`` on the CPU, so the default
 collate gives ``(batch, C, *spatial)``, the layout every sciml model takes with ``dataset.grid``.
@@ -58,7 +59,7 @@ from torch.utils.data import Dataset
 
 from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
-from sciml.fields.hdf5 import read_grid
+from sciml.fields.hdf5 import _check_mask, _check_numeric, _dataset, _format_version, read_grid
 from sciml.fields.resample import resample_values
 
 __all__ = ["OperatorDataset", "TrajectoryDataset", "split_indices", "channel_stats"]
@@ -85,11 +86,15 @@ def _open_h5(path: str) -> h5py.File:
     if fmt is not None and fmt != "sciml-hdf5":
         f.close()
         raise DataFormatError(f"file {path!r} has sciml_format={fmt!r}, expected 'sciml-hdf5'")
-    version = f.attrs.get("sciml_format_version")
-    if version is not None and int(version) > 1:
+    try:
+        version = _format_version(f, 1)
+    except DataFormatError:
+        f.close()
+        raise
+    if version > 1:
         f.close()
         raise DataFormatError(
-            f"file {path!r} has sciml_format_version={int(version)}; this sciml reads version 1 (upgrade sciml)"
+            f"file {path!r} has sciml_format_version={version}; this sciml reads version 1 (upgrade sciml)"
         )
     return f
 
@@ -206,6 +211,11 @@ class _H5Group:
                 members = sorted(g.keys()) if isinstance(g, h5py.Group) else []
                 raise DataFormatError(f"{self.where} has no 'values' dataset; members present: {members}")
             ds = g["values"]
+            if not isinstance(ds, h5py.Dataset):
+                raise DataFormatError(
+                    f"{self.where}: 'values' is an HDF5 {type(ds).__name__}, expected a dataset of numbers"
+                )
+            _check_numeric(ds, self.where, "dataset 'values'")
             self.grid = _read_grid_h5(g, self.where)
             self.shape = tuple(ds.shape)
             self.file_dtype = ds.dtype
@@ -226,14 +236,37 @@ class _H5Group:
                 )
             units = _json_attr(g.attrs, "units")
             self.units = [str(u) for u in units] if units and len(units) == n_ch else [""] * n_ch
-            self.time = np.asarray(g["time"][()], dtype=np.float64) if "time" in g else None
+            self.time = None
+            if "time" in g:
+                t = _dataset(g, "time", self.where)
+                _check_numeric(t, self.where, "dataset 'time'", "iuf")
+                self.time = np.asarray(t[()], dtype=np.float64)
+            _check_mask(g, self.shape, spatial, self.where)  # the same check as read_field
             self.has_mask = "mask" in g
             self.mask_shape = tuple(g["mask"].shape) if self.has_mask else None
+        except (OSError, RuntimeError) as e:  # h5py low-level read errors (corrupt or truncated metadata)
+            raise DataFormatError(f"{self.where}: corrupt or truncated HDF5 data ({e})") from None
         finally:
             # metadata only: close so that no handle is inherited by DataLoader workers
             self._handle.close()
 
+    def _item(self, lead_sel: tuple) -> str:
+        if len(lead_sel) == 1:
+            return f"sample {int(lead_sel[0])}"
+        t = lead_sel[1]
+        frames = f"{t.start}:{t.stop}:{t.step}" if isinstance(t, slice) else str(t)
+        return f"trajectory {int(lead_sel[0])} (time steps {frames})"
+
+    def _corrupt(self, what: str, e: Exception) -> DataFormatError:
+        return DataFormatError(f"{self.where}: cannot read {what}: corrupt or truncated HDF5 data ({e})")
+
     def read(self, lead_sel: tuple, channels: Sequence[int] | None, spatial: tuple) -> np.ndarray:
+        try:
+            return self._read(lead_sel, channels, spatial)
+        except (OSError, RuntimeError) as e:  # h5py: a chunk that fails to decompress, data past a truncated end
+            raise self._corrupt(self._item(lead_sel), e) from None
+
+    def _read(self, lead_sel: tuple, channels: Sequence[int] | None, spatial: tuple) -> np.ndarray:
         ds = self._handle.member(f"{self.name}/values")
         if channels is None:
             return ds[(*lead_sel, slice(None), *spatial)]
@@ -249,16 +282,16 @@ class _H5Group:
         """Mask of field sample ``i``: ``(1, *spatial)``, or ``(C, *spatial)`` for a values-shaped mask."""
         if not self.has_mask:
             return None
-        m = self._handle.member(f"{self.name}/mask")
         nd = len(self.grid.shape)
-        if len(self.mask_shape) == nd:
-            out = m[spatial][None]
-        elif len(self.mask_shape) == nd + 2:
-            out = m[(i, slice(None), *spatial)]
-            if out.shape[0] > 1 and channels is not None:
-                out = out[list(channels)]
-        else:
+        if len(self.mask_shape) not in (nd, nd + 2):
             raise DataFormatError(f"{self.where}: mask has shape {self.mask_shape}, not a schema layout")
+        try:
+            m = self._handle.member(f"{self.name}/mask")
+            out = m[spatial][None] if len(self.mask_shape) == nd else m[(i, slice(None), *spatial)]
+        except (OSError, RuntimeError) as e:
+            raise self._corrupt(f"the mask of sample {i}", e) from None
+        if out.shape[0] > 1 and channels is not None:
+            out = out[list(channels)]
         return np.asarray(out, dtype=bool)
 
 
@@ -339,6 +372,8 @@ class _XrVars:
         self._channels: list[tuple[str, int | None]] = []
         for n in names:
             v = ds[n]
+            if v.dtype.kind not in "biufc":
+                raise DataFormatError(f"{self.where}: data variable {n!r} has dtype {v.dtype}, expected numbers")
             extra = set(v.dims) - set(self.lead_dims) - set(self.spatial_dims) - {channel_dim}
             if extra or any(d not in v.dims for d in self.lead_dims + self.spatial_dims):
                 raise DataFormatError(
@@ -363,18 +398,21 @@ class _XrVars:
         for i, d in enumerate(self.spatial_dims):
             n = first.sizes[d]
             if d in ds.coords:
+                if ds[d].dtype.kind not in "iuf":
+                    raise DataFormatError(
+                        f"{self.where}: coordinate {d!r} has dtype {ds[d].dtype}; spatial coordinates must be numbers"
+                    )
                 c = np.asarray(ds[d].values, dtype=np.float64)
                 attrs = ds[d].attrs
             else:
                 c, attrs = np.arange(n, dtype=np.float64), {}
             p = s_per[i] if isinstance(s_per, list) and len(s_per) == len(self.spatial_dims) else None
-            p = attrs.get("periodic", False) if p is None else p
-            p = p.lower() == "true" if isinstance(p, str) else bool(p)
+            p = _coord_periodic(attrs.get("periodic", False) if p is None else p, d, self.where)
             b = s_bnd[i] if isinstance(s_bnd, list) and len(s_bnd) == len(self.spatial_dims) else None
             b = attrs.get("bounds") if b is None else b
             coords.append(c)
             periodic.append(p)
-            bounds.append(tuple(float(x) for x in np.asarray(b).ravel()[:2]) if b is not None else None)
+            bounds.append(_coord_bounds(b, ds, d, self.where))
         try:
             self.grid = Grid(coords, bounds, periodic, self.spatial_dims)
         except GridError as e:
@@ -417,6 +455,59 @@ class _XrVars:
 
     def read_mask(self, i: int, spatial: tuple, channels):
         return None
+
+
+def _coord_periodic(p: Any, dim: str, where: str) -> bool:
+    """A coordinate's ``periodic`` flag: a bool, a number, "true"/"false", or a one-element array of those."""
+    if isinstance(p, bytes):
+        p = p.decode(errors="replace")
+    if isinstance(p, np.ndarray):
+        if p.size != 1:
+            raise DataFormatError(f"{where}: coordinate {dim!r} has periodic={p!r}, expected one boolean")
+        p = p.item()
+    return p.strip().lower() == "true" if isinstance(p, str) else bool(p)
+
+
+def _coord_bounds(b: Any, ds, dim: str, where: str) -> tuple[float, float] | None:
+    """``(lo, hi)`` from a coordinate's ``bounds`` attribute, or None (default bounds).
+
+    Accepted: two numbers ``[lo, hi]`` (also as a JSON string), or - the CF convention - the name of a bounds
+    variable of shape ``(n, 2)`` holding the cell edges, whose extent is the domain; a named variable that is
+    not in the dataset is ignored. Anything else raises DataFormatError naming the coordinate.
+    """
+    if b is None:
+        return None
+    if isinstance(b, bytes):
+        b = b.decode(errors="replace")
+    if isinstance(b, str):
+        try:
+            parsed = json.loads(b)
+        except json.JSONDecodeError:
+            parsed = b.strip()
+        if isinstance(parsed, str):  # CF: x:bounds = "x_bnds"
+            if parsed not in ds.variables:
+                logger.debug("%s: bounds variable %r of coordinate %r not found; using default bounds", where, b, dim)
+                return None
+            var = ds.variables[parsed]
+            n = ds.sizes[dim]
+            if var.dtype.kind not in "iuf" or tuple(var.shape) != (n, 2):
+                raise DataFormatError(
+                    f"{where}: bounds variable {parsed!r} of coordinate {dim!r} has shape {tuple(var.shape)} and "
+                    f"dtype {var.dtype}; expected ({n}, 2) numbers (cell edges)"
+                )
+            edges = np.asarray(var.values, dtype=np.float64)
+            return float(edges.min()), float(edges.max())
+        b = parsed
+    try:
+        arr = np.asarray(b, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.size != 2:
+        raise DataFormatError(
+            f"{where}: coordinate {dim!r} has bounds={b!r}; expected two numbers [lo, hi] or the name of a "
+            "CF bounds variable"
+        )
+    return float(arr[0]), float(arr[1])
 
 
 # ====================================================================================== resolution plan

@@ -98,7 +98,11 @@ class Grid:
                     b = (a[0], a[-1] + h)
                 else:
                     b = (a[0], a[-1])
-            lo, hi = float(b[0]), float(b[1])
+            pair = () if isinstance(b, (str, bytes)) else b
+            try:
+                lo, hi = (float(x) for x in pair)
+            except (TypeError, ValueError):
+                raise GridError(f"bounds of axis {i} must be a pair (lo, hi) of numbers, got {b!r}") from None
             if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo or (hi == lo and a.size > 1):
                 raise GridError(f"bounds of axis {i} must be finite with lo < hi, got ({lo}, {hi})")
             tol = 1e-9 * max(1.0, abs(hi - lo))

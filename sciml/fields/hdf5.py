@@ -35,7 +35,7 @@ import h5py
 import numpy as np
 import torch
 
-from sciml.errors import DataFormatError, ShapeError
+from sciml.errors import DataFormatError, InvalidValueError, ShapeError
 from sciml.fields.field import Field, _canonical_attrs, _names
 from sciml.fields.grid import Grid, PointCloud
 from sciml.utils import atomic_path
@@ -117,6 +117,50 @@ def _dataset(group: h5py.Group, key: str, where: str) -> h5py.Dataset:
     return obj
 
 
+def _check_numeric(ds: h5py.Dataset, where: str, what: str, kinds: str = "biufc") -> None:
+    """Raise DataFormatError naming ``what`` when ``ds`` does not hold numbers (e.g. strings)."""
+    if ds.dtype.kind not in kinds:
+        raise DataFormatError(f"{where}: {what} has dtype {ds.dtype}, expected numbers")
+
+
+def _format_version(f: h5py.File, default: int) -> int:
+    """The root attribute ``sciml_format_version`` as an int (``default`` when absent)."""
+    raw = f.attrs.get("sciml_format_version")
+    if raw is None:
+        return default
+    v = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    if isinstance(v, np.ndarray) and v.size == 1:
+        v = v.item()
+    if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+        return int(v)
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        if np.isfinite(v) and float(v) == int(v):
+            return int(v)
+    raise DataFormatError(f"{f.filename}: root attribute sciml_format_version={raw!r} is not an integer")
+
+
+def _check_mask(group: h5py.Group, values_shape: Sequence[int], spatial: Sequence[int], where: str) -> None:
+    """Check the optional ``mask`` dataset of a field/trajectory group against the schema (without reading it).
+
+    The mask must be boolean and shaped ``(*spatial)``, ``(n, 1, *spatial)`` or like the values. Shared by
+    ``read_field``, ``read_trajectories`` and the lazy datasets (``sciml.fields.datasets``).
+    """
+    if "mask" not in group:
+        return
+    m = group["mask"]
+    if not isinstance(m, h5py.Dataset):
+        raise DataFormatError(f"{where}: 'mask' is not a dataset (expected a boolean array)")
+    values_shape, spatial = tuple(values_shape), tuple(spatial)
+    if m.dtype != bool:
+        raise InvalidValueError(f"{where}: mask must be boolean (True where the field is defined), got dtype {m.dtype}")
+    per_sample = (values_shape[0], 1, *spatial) if values_shape else (1, *spatial)
+    if tuple(m.shape) not in (spatial, per_sample, values_shape):
+        raise ShapeError(
+            f"{where}: mask has shape {tuple(m.shape)}; expected {spatial} (one mask for all samples), "
+            f"{per_sample} (one per sample) or the values' shape {values_shape}"
+        )
+
+
 def _check_format(f: h5py.File) -> None:
     fmt = f.attrs.get("sciml_format")
     if isinstance(fmt, bytes):
@@ -126,7 +170,7 @@ def _check_format(f: h5py.File) -> None:
             f"{f.filename} is not a sciml HDF5 file (root attribute sciml_format={fmt!r}, expected {FORMAT_NAME!r});"
             " for PDEBench / The Well files use sciml.fields.readers"
         )
-    ver = int(f.attrs.get("sciml_format_version", 0))
+    ver = _format_version(f, 0)
     if ver > FORMAT_VERSION:
         raise DataFormatError(
             f"{f.filename} uses sciml HDF5 format version {ver}; this sciml reads up to {FORMAT_VERSION}"
@@ -158,15 +202,21 @@ def read_grid(group: h5py.Group) -> Grid | PointCloud:
     if isinstance(kind, bytes):
         kind = kind.decode()
     names = _json_attr(group, "names", where=where)
-    bounds = _dataset(group, "bounds", where)[()]
+
+    def numbers(key: str) -> np.ndarray:
+        ds = _dataset(group, key, where)
+        _check_numeric(ds, where, f"dataset {key!r}", "iuf")
+        return ds[()]
+
+    bounds = numbers("bounds")
     if kind == "grid":
         ndim = len(names)
-        coords = [_dataset(group, f"coord_{i}", where)[()] for i in range(ndim)]
+        coords = [numbers(f"coord_{i}") for i in range(ndim)]
         periodic = _json_attr(group, "periodic", where=where)
         return Grid(coords, bounds=bounds.tolist(), periodic=periodic, names=names)
     if kind == "pointcloud":
-        pts = _dataset(group, "points", where)[()]
-        w = _dataset(group, "weights", where)[()]
+        pts = numbers("points")
+        w = numbers("weights")
         return PointCloud(pts, weights=w, bounds=bounds.tolist(), names=names)
     raise DataFormatError(f"{where}: grid attribute kind={kind!r}, expected 'grid' or 'pointcloud'")
 
@@ -343,7 +393,7 @@ def describe(path: str | os.PathLike) -> dict:
         out: dict[str, Any] = {
             "path": str(path),
             "format": FORMAT_NAME,
-            "format_version": int(f.attrs.get("sciml_format_version", FORMAT_VERSION)),
+            "format_version": _format_version(f, FORMAT_VERSION),
             "provenance": _json_attr(f, "provenance", default={}, where=str(path)),
             "groups": {},
         }
@@ -441,6 +491,10 @@ def read_field(path: str | os.PathLike, group: str | None = None, index: Any = N
         if "grid" not in g:
             raise DataFormatError(f"{where}: missing group 'grid'")
         grid = read_grid(g["grid"])
+        _check_numeric(ds, where, "dataset 'values'")
+        if "time" in g:
+            _check_numeric(_dataset(g, "time", where), where, "dataset 'time'", "iuf")
+        _check_mask(g, ds.shape, grid.shape, where)
         n_ch = ds.shape[-len(grid.shape) - 1] if ds.ndim > len(grid.shape) else 0
         meta = {
             "variables": _json_attr(g, "variables", where=where),
@@ -484,6 +538,13 @@ def read_trajectories(path: str | os.PathLike, group: str | None = None, index: 
         g = _pick_group(f, group, path)
         where = f"{path}:{g.name}"
         ds = _dataset(g, "values", where)
+        _check_numeric(ds, where, "dataset 'values'")
+        time = _dataset(g, "time", where)
+        _check_numeric(time, where, "dataset 'time'", "iuf")
+        if "grid" not in g:
+            raise DataFormatError(f"{where}: missing group 'grid'")
+        grid = read_grid(g["grid"])
+        _check_mask(g, ds.shape, grid.shape, where)
         idx = _normalize_index(index, ds.shape[0], "trajectory")
         mask = None
         if "mask" in g:
@@ -491,8 +552,8 @@ def read_trajectories(path: str | os.PathLike, group: str | None = None, index: 
             mask = torch.from_numpy(m[()] if m.ndim == ds.ndim - 3 else _read_rows(m, idx))
         return {
             "values": torch.from_numpy(_read_rows(ds, idx)),
-            "grid": read_grid(g["grid"]),
-            "time": torch.from_numpy(_dataset(g, "time", where)[()]),
+            "grid": grid,
+            "time": torch.from_numpy(np.asarray(time[()], dtype=np.float64)),
             "variables": tuple(_json_attr(g, "variables", where=where)),
             "units": tuple(_json_attr(g, "units", where=where)),
             "standard_names": tuple(_json_attr(g, "standard_names", where=where)),

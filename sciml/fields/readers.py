@@ -100,6 +100,11 @@ def _finish(
     """values (n_traj, n_time, C, *spatial) -> Field / trajectory dict according to the selection."""
     if time_index is not None and trajectory is not None:
         raise DataFormatError("pass either time_index or trajectory, not both")
+    if len(variables) != values.shape[2]:
+        raise ShapeError(
+            f"{attrs.get('source', 'the file')}: {len(variables)} variable names {list(variables)} given for "
+            f"{values.shape[2]} channels"
+        )
     units = list(units) if units is not None else [""] * len(variables)
     if time_index is not None:
         return Field(values[:, 0], grid, variables, units, time=np.full(values.shape[0], time[0]), attrs=attrs)
@@ -184,7 +189,7 @@ def read_pdebench(
             time = _time_axis(f["t-coordinate"][()] if "t-coordinate" in f else None, ds.shape[1], str(p))
             rows, times = _selectors(ds.shape[0], ds.shape[1], index, time_index, trajectory)
             vals = _read_nt(ds, rows, times)[:, :, None]
-            name = list(variables) if variables is not None else ["u"]
+            name = ["u"] if variables is None else [variables] if isinstance(variables, str) else list(variables)
             return _finish(vals, grid, time[times], name, attrs, time_index, trajectory)
         present = [v for v in _PDEBENCH_VARS if v in f]
         if present:
@@ -436,14 +441,21 @@ def read_neuralop_pt(
         ) from None
     if not isinstance(data, dict):
         raise DataFormatError(f"{p}: expected a dict of tensors, got {type(data).__name__}")
+    for key in (input_key, output_key):
+        if key not in data:
+            raise DataFormatError(f"{p}: missing key {key!r}; available keys: {sorted(map(str, data))}")
+        if not isinstance(data[key], torch.Tensor):
+            raise DataFormatError(f"{p}: {key!r} is a {type(data[key]).__name__}, expected a tensor")
+    x, y = data[input_key], data[output_key]
+    if x.ndim and y.ndim and x.shape[0] != y.shape[0]:
+        raise ShapeError(
+            f"{p}: inputs {input_key!r} have {x.shape[0]} samples but outputs {output_key!r} have {y.shape[0]}; "
+            "they must be paired one to one"
+        )
     out = {}
     grid = None
     for role, key in (("input", input_key), ("output", output_key)):
-        if key not in data:
-            raise DataFormatError(f"{p}: missing key {key!r}; available keys: {sorted(map(str, data))}")
         t = data[key]
-        if not isinstance(t, torch.Tensor):
-            raise DataFormatError(f"{p}: {key!r} is a {type(t).__name__}, expected a tensor")
         if t.ndim == spatial_ndim + 1:
             t = t.unsqueeze(1)
         elif t.ndim != spatial_ndim + 2:

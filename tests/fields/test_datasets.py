@@ -12,7 +12,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sciml.errors import DataFormatError, GridError, InvalidValueError
+from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
+from sciml.fields import field as field_mod
+from sciml.fields import hdf5
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
 
@@ -294,10 +296,119 @@ def test_errors_name_file_and_missing_pieces(pair_file, tmp_path):
         ds[1]
 
 
+def _corrupt_chunk(path, dataset: str, chunk: int) -> None:
+    """Overwrite 30 bytes in the middle of one stored (gzip) chunk, so decompressing it fails."""
+    with h5py.File(path, "r") as f:
+        info = f[dataset].id.get_chunk_info(chunk)
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        fh.write(b"\xff" * 30)
+
+
+def test_corrupt_chunk_raises_data_format_error_naming_file_group_and_item(tmp_path):
+    g = Grid.uniform((16, 16))
+    a = np.random.default_rng(5).standard_normal((6, 1, 16, 16)).astype(np.float32)
+    p = hdf5.write_fields(
+        tmp_path / "gz.h5", {"input": field_mod.Field(a, g), "output": field_mod.Field(-a, g)}, compression="gzip"
+    )
+    _corrupt_chunk(p, "input/values", 3)
+    ds = OperatorDataset(p)
+    assert torch.equal(ds[2][0], torch.from_numpy(a[2]))  # other samples still read
+    with pytest.raises(DataFormatError, match=r"gz\.h5', group 'input': cannot read sample 3: corrupt"):
+        ds[3]
+    v = np.random.default_rng(6).standard_normal((2, 4, 1, 16, 16))
+    t = hdf5.write_trajectories(tmp_path / "tr.h5", v, g, np.arange(4.0), compression="gzip")
+    _corrupt_chunk(t, "trajectory/values", 5)  # chunk (traj 1, time 1)
+    with pytest.raises(DataFormatError, match=r"tr\.h5', group 'trajectory': cannot read trajectory 1 .*corrupt"):
+        TrajectoryDataset(t)[3]  # window 0 of trajectory 1: frames 0, 1
+
+
+@pytest.mark.parametrize(
+    "mask, error, message",
+    [
+        (np.ones((3, 3), bool), ShapeError, r"mask has shape \(3, 3\); expected \(16, 16\)"),
+        (np.ones((3, 1, 16, 16), bool), ShapeError, r"mask has shape \(3, 1, 16, 16\).*\(8, 1, 16, 16\)"),
+        (np.ones((16, 16), np.float32), InvalidValueError, r"mask must be boolean.*float32"),
+    ],
+)
+def test_bad_mask_rejected_when_the_file_is_opened(tmp_path, mask, error, message):
+    g = Grid.uniform((16, 16))
+    a = np.zeros((8, 1, 16, 16), np.float32)
+    p = write_file(tmp_path / "m.h5", {"input": (a, g, ["a"]), "output": (a, g, ["u"])})
+    with h5py.File(p, "a") as f:
+        f["input"].create_dataset("mask", data=mask)
+    with pytest.raises(error, match=r"m\.h5', group 'input': " + message):
+        OperatorDataset(p)
+    with pytest.raises(error, match=r"m\.h5:/input: " + message):  # the same check as read_field
+        hdf5.read_field(p, "input")
+
+
+def test_values_group_string_dtypes_and_bad_version_are_data_format_errors(tmp_path):
+    g = Grid.uniform(4)
+    a = np.zeros((2, 1, 4), np.float32)
+
+    def make(name, edit):
+        p = write_file(tmp_path / name, {"input": (a, g, ["a"]), "output": (a, g, ["u"])})
+        with h5py.File(p, "a") as f:
+            edit(f)
+        return p
+
+    def values_group(f):
+        del f["input/values"]
+        f["input"].create_group("values")
+
+    def str_values(f):
+        del f["input/values"]
+        f["input"].create_dataset("values", data=np.full((2, 1, 4), b"x"))
+
+    def str_coord(f):
+        del f["input/grid/coord_0"]
+        f["input/grid"].create_dataset("coord_0", data=np.array([b"a", b"b", b"c", b"d"]))
+
+    cases = [
+        (values_group, r"'values' is an HDF5 Group, expected a dataset"),
+        (str_values, r"dataset 'values' has dtype \|S1, expected numbers"),
+        (lambda f: f["input"].create_dataset("time", data=np.array([b"t0", b"t1"])), r"dataset 'time' has dtype \|S2"),
+        (str_coord, r"grid: dataset 'coord_0' has dtype \|S1"),
+        (lambda f: f.attrs.__setitem__("sciml_format_version", "one"), r"sciml_format_version='one' is not an integer"),
+    ]
+    for k, (edit, message) in enumerate(cases):
+        with pytest.raises(DataFormatError, match=rf"bad{k}\.h5.*{message}"):
+            OperatorDataset(make(f"bad{k}.h5", edit))
+
+
+def test_xarray_coordinate_attributes(pair_file):
+    xr = pytest.importorskip("xarray")
+    _, a, u, grid = pair_file
+    base = _xr_dataset(a, u, grid)  # coordinates x0 (periodic, bounds [0, 1]) and x1
+    x0 = grid.coords[0]
+
+    def with_x0(values=x0, **attrs):
+        return base.assign_coords(x0=xr.DataArray(values, dims="x0", attrs={"periodic": True, **attrs}))
+
+    def od(ds):
+        return OperatorDataset(ds, input=["a", "b"], output="u")
+
+    # CF: bounds names a variable of cell edges (its extent is the domain); a missing one is ignored
+    edges = np.stack([x0, x0 + 1 / 16], axis=1)
+    cf = with_x0(bounds="x0_bnds").assign(x0_bnds=(("x0", "nv"), edges))
+    assert od(cf).grid.bounds[0] == (0.0, 1.0) and od(cf).grid == grid
+    assert od(with_x0(bounds="x0_bnds")).grid.bounds[0] == (0.0, 1.0)  # default periodic bounds
+    assert od(with_x0(bounds="[0, 2]")).grid.bounds[0] == (0.0, 2.0)  # JSON string
+    with pytest.raises(DataFormatError, match=r"coordinate 'x0' has bounds=\[0\.0\]; expected two numbers"):
+        od(with_x0(bounds=[0.0]))
+    with pytest.raises(DataFormatError, match=r"bounds variable 'x0_bnds' of coordinate 'x0' has shape \(16, 3\)"):
+        od(with_x0(bounds="x0_bnds").assign(x0_bnds=(("x0", "nv"), np.zeros((16, 3)))))
+    with pytest.raises(DataFormatError, match=r"coordinate 'x0' has dtype <U3; spatial coordinates must be numbers"):
+        od(with_x0(values=np.array([f"p{i:02d}" for i in range(16)])))
+    with pytest.raises(DataFormatError, match=r"data variable 's' has dtype <U\d+, expected numbers"):
+        OperatorDataset(base.assign(s=base["u"].astype(str)), input="s", output="u")
+
+
 # ---------------------------------------------------------------------------- splits and statistics
 def test_split_indices_partition():
     tr, va, te = split_indices(103, (0.8, 0.1, 0.1), seed=3)
-    assert (len(tr), len(va), len(te)) == (83, 10, 10) or sorted((len(tr), len(va), len(te))) == [10, 10, 83]
+    assert (len(tr), len(va), len(te)) == (83, 10, 10)  # largest remainder: 82.4, 10.3, 10.3 -> 83, 10, 10
     allidx = np.concatenate([tr, va, te])
     assert np.array_equal(np.sort(allidx), np.arange(103))
     again = split_indices(103, (0.8, 0.1, 0.1), seed=3)
@@ -332,8 +443,6 @@ def test_channel_stats_match_full_computation(pair_file, tmp_path):
 
 # ---------------------------------------------------------------------------- files written by sciml itself
 def test_reads_files_written_by_write_fields(tmp_path):
-    field_mod = pytest.importorskip("sciml.fields.field")
-    hdf5 = pytest.importorskip("sciml.fields.hdf5")
     g = Grid.uniform((8, 8), periodic=True)
     a = torch.randn(4, 1, 8, 8)
     u = torch.randn(4, 2, 8, 8)
@@ -351,7 +460,6 @@ def test_reads_files_written_by_write_fields(tmp_path):
 
 
 def test_xarray_written_by_field_to_xarray(tmp_path):
-    field_mod = pytest.importorskip("sciml.fields.field")
     g = Grid.uniform((8, 6), bounds=[(0, 2), (0, 1)], periodic=(True, False), names=["x", "y"])
     a = torch.randn(5, 2, 8, 6, dtype=torch.float64)
     ds = field_mod.Field(a, g, variables=["k", "f"]).to_xarray().to_dataset(name="a")
@@ -366,7 +474,6 @@ def test_xarray_written_by_field_to_xarray(tmp_path):
 
 
 def test_directory_of_shards_concatenates_samples_with_mask(tmp_path):
-    pytest.importorskip("sciml.fields.field")
     g = Grid.uniform((8, 8), periodic=True)
     rng = np.random.default_rng(2)
     mask = np.zeros((8, 8), dtype=bool)

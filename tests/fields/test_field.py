@@ -72,11 +72,18 @@ def test_select_reorders_channels_and_metadata():
 
 
 def test_to_casts_values_only():
-    f = make(time=[0.0, 1.0, 2.0, 3.0], mask=np.ones((8, 6), bool))
+    mask = np.ones((8, 6), bool)
+    mask[0, 0] = False
+    f = make(time=[0.0, 1.0, 2.0, 3.0], mask=mask, variables=["u", "v", "w"], units="m")
     g = f.to(torch.float32)
     assert g.values.dtype == torch.float32 and g.time.dtype == torch.float64 and g.mask.dtype == torch.bool
     assert torch.allclose(g.values.double(), f.values, atol=1e-6)
-    assert f.to("cpu").device == torch.device("cpu")
+    # everything but the values is carried over unchanged
+    assert g.grid == f.grid and g.variables == ("u", "v", "w") and g.units == ("m", "m", "m")
+    assert torch.equal(g.time, f.time) and torch.equal(g.mask, torch.from_numpy(mask))
+    # a device alone moves without casting
+    h = f.to("cpu")
+    assert h.values.dtype == torch.float64 and torch.equal(h.values, f.values) and torch.equal(h.mask, f.mask)
 
 
 def test_with_values_keeps_metadata_and_replace_validates():

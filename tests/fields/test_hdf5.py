@@ -8,10 +8,11 @@ import pytest
 import torch
 
 import sciml.fields.hdf5 as h5mod
-from sciml.errors import DataFormatError
+from sciml.errors import DataFormatError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 from sciml.fields.hdf5 import (
+    describe,
     list_groups,
     read_field,
     read_provenance,
@@ -142,3 +143,28 @@ def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
         write_fields(path, {"a": new, "b": new})
     assert_same(read_field(path), old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.h5"]  # no temporary file left behind
+
+
+def test_malformed_files_raise_data_format_errors_naming_file_and_variable(tmp_path):
+    g = Grid.uniform((4,))
+    write_fields(tmp_path / "v.h5", {"f": Field(np.zeros((2, 1, 4)), g)})
+    with h5py.File(tmp_path / "v.h5", "a") as h:
+        h.attrs["sciml_format_version"] = "1.x"
+    for read in (read_field, list_groups, describe):
+        with pytest.raises(
+            DataFormatError, match=r"v\.h5: root attribute sciml_format_version='1\.x' is not an integer"
+        ):
+            read(tmp_path / "v.h5")
+    write_trajectories(tmp_path / "t.h5", np.zeros((2, 3, 1, 4)), g, [0.0, 1.0, 2.0])
+    with h5py.File(tmp_path / "t.h5", "a") as h:
+        del h["trajectory/time"]
+        h["trajectory"].create_dataset("time", data=np.array([b"a", b"b", b"c"]))
+    with pytest.raises(DataFormatError, match=r"t\.h5:/trajectory: dataset 'time' has dtype \|S1, expected numbers"):
+        read_trajectories(tmp_path / "t.h5")
+    with pytest.raises(DataFormatError, match=r"t\.h5:/trajectory: dataset 'time' has dtype \|S1"):
+        read_field(tmp_path / "t.h5", index=0)
+    write_trajectories(tmp_path / "m.h5", np.zeros((2, 3, 1, 4)), g, [0.0, 1.0, 2.0])
+    with h5py.File(tmp_path / "m.h5", "a") as h:
+        h["trajectory"].create_dataset("mask", data=np.ones((3, 1, 4), bool))
+    with pytest.raises(ShapeError, match=r"m\.h5:/trajectory: mask has shape \(3, 1, 4\); expected \(4,\)"):
+        read_trajectories(tmp_path / "m.h5")

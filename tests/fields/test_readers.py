@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.errors import DataFormatError
+from sciml.errors import DataFormatError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.fields.hdf5 import read_trajectories, write_trajectories
 from sciml.fields.readers import read_neuralop_pt, read_pdebench, read_the_well
@@ -179,3 +179,20 @@ def test_neuralop_pt(tmp_path):
     assert ns["output"].grid.periodic == (True, True)
     with pytest.raises(DataFormatError, match=r"missing key 'a'; available keys: \['x', 'y'\]"):
         read_neuralop_pt(tmp_path / "ns.pt", input_key="a")
+
+
+def test_neuralop_pt_rejects_unpaired_sample_counts(tmp_path):
+    torch.save({"x": torch.zeros(3, 8, 8), "y": torch.zeros(4, 8, 8)}, tmp_path / "bad.pt")
+    with pytest.raises(ShapeError, match=r"bad\.pt: inputs 'x' have 3 samples but outputs 'y' have 4"):
+        read_neuralop_pt(tmp_path / "bad.pt")
+
+
+def test_pdebench_rejects_wrong_number_of_variable_names(tmp_path):
+    path = tmp_path / "1D_Burgers.hdf5"
+    with h5py.File(path, "w") as f:
+        f["tensor"], f["x-coordinate"] = np.zeros((3, 4, 8), np.float32), cell_centres(8)
+    with pytest.raises(ShapeError, match=r"Burgers\.hdf5: 2 variable names \['a', 'b'\] given for 1 channels"):
+        read_pdebench(path, variables=["a", "b"])
+    with pytest.raises(ShapeError, match=r"2 variable names \['a', 'b'\] given for 1 channels"):
+        read_pdebench(path, variables=["a", "b"], trajectory=0)
+    assert read_pdebench(path, variables="a")["variables"] == ("a",)

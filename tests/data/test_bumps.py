@@ -12,12 +12,15 @@ from sciml.metrics import eigen_decomposition, empirical_covariance
 
 
 def test_bump_values_and_peak_location():
-    g = Grid.uniform(41)  # nodes at multiples of 0.025
     c = np.array([[[0.5, 0.25]]])
-    u = bumps(Grid.uniform((41, 41)), c, np.array([[2.0]]), 0.1)
+    u = bumps(Grid.uniform((41, 41)), c, np.array([[2.0]]), 0.1)  # nodes at multiples of 0.025
     assert u.shape == (1, 41, 41) and u[0, 20, 10] == 2.0 and u.max() == 2.0
     assert np.isclose(u[0, 24, 10], 2.0 * np.exp(-(0.1**2) / (2 * 0.1**2)))
-    assert g.shape == (41,)
+    # the whole field is the isotropic Gaussian 2 exp(-|x - c|^2 / (2 w^2)), first axis = first coordinate
+    xs = np.linspace(0.0, 1.0, 41)
+    x, y = np.meshgrid(xs, xs, indexing="ij")
+    expected = 2.0 * np.exp(-((x - 0.5) ** 2 + (y - 0.25) ** 2) / (2 * 0.1**2))
+    assert np.allclose(u[0], expected, rtol=1e-12, atol=1e-14)
 
 
 def test_same_functions_on_two_grids_and_parameters_in_range():

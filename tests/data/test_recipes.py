@@ -13,7 +13,7 @@ import sciml.data.darcy as darcy_module
 from sciml.data import generate
 from sciml.data.recipes import apply_overrides, load_recipe, run_recipe
 from sciml.errors import ConfigError
-from sciml.fields.hdf5 import read_field, read_provenance
+from sciml.fields.hdf5 import list_groups, read_field, read_provenance
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
@@ -110,6 +110,17 @@ def test_shipped_recipes_are_valid_and_run_small(recipe, tmp_path):
         overrides.append("solver_resolution=32")
     out = run_recipe(recipe, tmp_path / "x.h5", overrides=overrides, progress=False)
     assert read_provenance(out)["generator"] == r["generator"]
+    # the file holds the generator's Fields at the overridden size, finite, equal to a direct (seeded) call
+    params = apply_overrides(r, overrides)["params"]
+    direct = generate(r["generator"], **{**params, "progress": False})
+    groups = list_groups(out)
+    assert set(groups) == set(direct) and set(groups.values()) == {"field"}
+    for name, field in direct.items():
+        written = read_field(out, name)
+        assert written.values.shape == (2, field.n_channels, 32, 32), name
+        assert torch.isfinite(written.values).all(), name
+        assert written.values.abs().amax(dim=(1, 2, 3)).min() > 0, name  # no all-zero sample
+        assert torch.equal(written.values, field.values.to(written.values.dtype)), name
 
 
 def test_generator_without_fields_is_refused_clearly(tmp_path):

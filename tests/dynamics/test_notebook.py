@@ -16,4 +16,7 @@ def test_ncds_notebook_executes(tmp_path):
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     line = next(s for s in text.splitlines() if s.startswith("max of (x-x0).f"))
     assert float(line.split(":")[-1]) <= 0.0
-    assert "mean DTW" in text
+    # rollouts from the demo starts follow the demos: measured mean DTW 25.5 after the notebook's 150 steps;
+    # untrained it is 98, after 5 steps 44
+    dtw = float(next(s for s in text.splitlines() if s.startswith("mean DTW")).split()[-1])
+    assert 0.0 < dtw < 40.0, f"mean DTW {dtw}"

@@ -1,5 +1,7 @@
 """sciml's FNO wrapper: positions from the Grid, shapes, config and input errors."""
 
+import math
+
 import pytest
 import torch
 
@@ -41,9 +43,18 @@ def test_positions_come_from_physical_coordinates():
 def test_periodic_positions_are_continuous_across_the_boundary():
     m = _fno()
     pos = m.positions(Grid.uniform((8, 8), periodic=True), "cpu", torch.float64)
-    # cos/sin of the first and a virtual (n+1)-th point agree: no jump at the seam
-    assert torch.allclose(pos[0, 0, 0], torch.tensor(1.0, dtype=torch.float64))
     assert pos.shape == (4, 8, 8)
+    # a periodic grid of 8 points on [0, 1) sits at s = i / 8: channels (cos, sin)(2 pi s) per axis
+    ang = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
+    assert torch.allclose(pos[0, :, 0], torch.cos(ang), atol=1e-12)
+    assert torch.allclose(pos[1, :, 0], torch.sin(ang), atol=1e-12)
+    assert torch.allclose(pos[2, 0, :], torch.cos(ang), atol=1e-12)
+    assert torch.allclose(pos[3, 0, :], torch.sin(ang), atol=1e-12)
+    # no jump at the seam: the last point is as close to the first as the first is to its neighbour
+    seam = torch.linalg.norm(pos[:2, -1, 0] - pos[:2, 0, 0])
+    step = torch.linalg.norm(pos[:2, 1, 0] - pos[:2, 0, 0])
+    assert torch.allclose(seam, step, atol=1e-12)
+    assert torch.allclose(step, torch.tensor(2 * math.sin(math.pi / 8), dtype=torch.float64))
 
 
 def test_bad_input_and_config_errors():

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sciml.errors import SciMLError
+from sciml.errors import ConfigError, SciMLError
 
 
 def _cmd_data_generate(args) -> int:
@@ -52,13 +52,21 @@ def _cmd_train(args) -> int:
         raw = yaml.safe_load(Path(args.config).read_text())
     except (OSError, yaml.YAMLError):
         raw = None  # load_config below reports the problem with the file
-    name = ((raw or {}).get("model") or {}).get("name") if isinstance(raw, dict) else None
+    name = None
+    if isinstance(raw, dict):
+        raw = apply_overrides(raw, args.set or [])  # overrides may change the family (model.name=...)
+        model = raw.get("model")
+        name = model.get("name") if isinstance(model, dict) else None
     if name in _DYNAMICS_MODELS:
         from sciml.dynamics.train import train_from_config
 
-        cfg = apply_overrides(raw, args.set or [])
-        run_dir = args.out or cfg.get("run_dir") or f"runs/{Path(args.config).stem}"
-        train_from_config(cfg, run_dir)
+        if args.resume:
+            raise ConfigError(
+                f"--resume is not supported for {name} runs (their training loop keeps no optimizer checkpoint); "
+                "train again without --resume"
+            )
+        run_dir = args.out or raw.get("run_dir") or f"runs/{Path(args.config).stem}"
+        train_from_config(raw, run_dir)
     else:
         from sciml.runs import train_run
 
@@ -75,7 +83,8 @@ def _cmd_evaluate(args) -> int:
     results = evaluate_run(args.run_dir, args.resolutions, data=args.data, which=args.checkpoint)
     print(f"{'resolution':>10} {'rel L2':>10} {'rel H1':>10} {'samples':>8}")
     for res, r in results.items():
-        print(f"{res:>10} {r['relative_l2']:>10.4f} {r['relative_h1']:>10.4f} {r['n_samples']:>8d}")
+        h1 = r.get("relative_h1", float("nan"))  # absent on point clouds and grids too coarse for derivatives
+        print(f"{res:>10} {r['relative_l2']:>10.4f} {h1:>10.4f} {r['n_samples']:>8d}")
     print(f"wrote {Path(args.run_dir) / 'eval.json'}")
     return 0
 

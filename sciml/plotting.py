@@ -121,8 +121,10 @@ def plot_error_vs_resolution(
     res = sorted(int(r) for r in results)
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in metrics:
-        vals = [results[str(r)][m] if str(r) in results else results[r][m] for r in res]
-        ax.plot(res, vals, marker="o", label=m)
+        rows = [results[str(r)] if str(r) in results else results[r] for r in res]
+        pts = [(r, row[m]) for r, row in zip(res, rows) if m in row]  # e.g. no relative_h1 on coarse grids
+        if pts:
+            ax.plot(*zip(*pts), marker="o", label=m)
     if train_resolution is not None:
         ax.axvline(train_resolution, color="gray", ls="--", label=f"trained at {train_resolution}")
     ax.set_xscale("log", base=2)

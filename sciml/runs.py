@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 import sciml.models
-from sciml.errors import ConfigError, DataFormatError
+from sciml.errors import CheckpointError, ConfigError, DataFormatError
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
 from sciml.models._base import resolve_input
@@ -154,10 +154,12 @@ def train_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False) 
     """Train the model of ``cfg`` into ``run_dir`` (created); returns the run directory."""
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not (run_dir / "checkpoints" / "last.pt").exists():
+        raise CheckpointError(f"cannot resume: {str(run_dir / 'checkpoints' / 'last.pt')!r} does not exist")
     cfg.run_dir = str(run_dir)
-    dump_config(cfg, run_dir / "config.yaml")
     torch.manual_seed(cfg.seed)
+    # everything that can be refused (data, model, trainer, checkpoint) is checked before anything is written,
+    # so a bad config never leaves a stray run directory nor overwrites the config.yaml of an existing run
     train, val = _datasets(cfg)
     x0, y0 = train[0]
     model = build_run_model(cfg, x0.shape[0], y0.shape[0])
@@ -167,6 +169,8 @@ def train_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False) 
     trainer = Trainer(model, train, val, grid=train.grid, loss=loss, config=cfg.train, run_dir=run_dir)
     if resume:
         trainer.resume(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, run_dir / "config.yaml")
     trainer.fit()
     return run_dir
 
@@ -182,14 +186,31 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[nn.Module,
     if which == "best" and not ckpt_path.exists():
         ckpt_path = run_dir / "checkpoints" / "last.pt"
     state = load_checkpoint(ckpt_path)
-    sd = state["model"]
+    sd = state.get("model")
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{str(ckpt_path)!r} holds no model weights (no 'model' state dict)")
     if cfg.data.normalize:
+        if "in_mean" not in sd or "out_mean" not in sd:
+            raise CheckpointError(
+                f"{str(ckpt_path)!r} has no normalisation statistics but {str(cfg_path)!r} sets data.normalize: true"
+            )
         in_c, out_c = sd["in_mean"].numel(), sd["out_mean"].numel()
     else:
         in_c = out_c = 1
     model = build_run_model(cfg, in_c, out_c)
-    model.load_state_dict(sd)
+    try:
+        model.load_state_dict(sd)
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"the weights in {str(ckpt_path)!r} do not fit the model described by {str(cfg_path)!r} "
+            f"(was config.yaml edited after training?): {str(e).splitlines()[0]} {_first_mismatch(e)}"
+        ) from None
     return model.eval(), cfg
+
+
+def _first_mismatch(e: RuntimeError) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
+    return lines[0] if lines else ""
 
 
 def test_dataset(cfg: ExperimentConfig, resolution: int | None, data: str | None = None):
@@ -253,7 +274,7 @@ def evaluate_run(
     train_res = cfg.data.resolution
     if train_res is None and cfg.data.train:
         train_res = list(open_dataset(cfg, cfg.data.train).grid.shape)
-    out = {"checkpoint": which, "train_resolution": train_res, "results": results}
+    out = {"checkpoint": which, "train_resolution": train_res, "data": data, "results": results}
     with atomic_path(run_dir / "eval.json") as tmp:
         tmp.write_text(json.dumps(out, indent=2))
     return results
@@ -269,10 +290,17 @@ def plot_run(run_dir: str | Path, n_samples: int = 3) -> list[Path]:
     if (run_dir / "metrics.jsonl").exists():
         paths.append(plotting.plot_loss_curve(run_dir / "metrics.jsonl", out / "loss_curve.png"))
     model, cfg = load_run_model(run_dir)
-    evals = json.loads((run_dir / "eval.json").read_text()) if (run_dir / "eval.json").exists() else None
+    evals = None
+    if (run_dir / "eval.json").exists():
+        try:
+            evals = json.loads((run_dir / "eval.json").read_text())
+        except json.JSONDecodeError as e:
+            raise DataFormatError(
+                f"{str(run_dir / 'eval.json')!r} is not valid JSON ({e}); run `sciml evaluate {run_dir}` again"
+            ) from None
     resolutions = [int(r) for r in evals["results"]] if evals else [None]
     for res in resolutions:
-        ds = test_dataset(cfg, res)
+        ds = test_dataset(cfg, res, evals.get("data") if evals else None)  # the data `evaluate --data` used
         n = min(n_samples, len(ds))
         x = torch.stack([ds[i][0] for i in range(n)])
         y = torch.stack([ds[i][1] for i in range(n)])

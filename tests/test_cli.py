@@ -35,14 +35,17 @@ def test_demo_writes_metrics_and_plots(demo_dir):
     assert sorted(ev, key=int) == ["8", "16", "32"]
     for res, r in ev.items():
         assert r["shape"] == [int(res), int(res)]
-        # a trained model beats predicting zero (relative error 1) at every resolution
         assert 0 < r["relative_l2"] < 1.0, (res, r)
     from sciml.fields.hdf5 import read_provenance
 
     prov = read_provenance(demo_dir / "data" / "darcy_test_32.h5")
     assert prov["generator"] == "darcy" and prov["params"]["resolution"] == 32 and prov["params"]["a_high"] == 12
-    lines = (run / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 2
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, 11))
+    # it learns: with the optimizer step removed both numbers stay within 1% of their first value (measured
+    # with the step: training H1 loss 0.99 -> 0.76, validation L2 0.57 -> 0.41)
+    assert rows[-1]["train_loss"] < 0.85 * rows[0]["train_loss"]
+    assert rows[-1]["val_relative_l2"] < 0.8 * rows[0]["val_relative_l2"]
     for name in ["loss_curve", "error_vs_resolution", "prediction_16x16", "prediction_32x32"]:
         w, h = _png_size(run / "plots" / f"{name}.png")
         assert w > 100 and h > 100
@@ -169,8 +172,24 @@ def test_trajectory_training_and_rollout_evaluation(tmp_path):
     assert res["n_samples"] == 2 * 4  # 2 held-out trajectories x 4 one-step windows: the split is by trajectory
     rollout = res["rollout_relative_l2"]
     assert len(rollout) == 4 and all(r > 0 for r in rollout)
-    # the first rollout step is the one-step error on frame 0 -> 1, which is part of the one-step average
-    assert rollout[0] <= 4 * res["relative_l2"]
+    # the rollout feeds predictions back: step k is model^(k+1)(frame 0) against frame k+1, recomputed here from
+    # the one-step windows of the 2 held-out trajectories (4 windows each, in time order)
+    import torch
+
+    from sciml.runs import load_run_model, test_dataset
+    from sciml.training.losses import relative_l2
+
+    model, cfg_loaded = load_run_model(run)
+    ds = test_dataset(cfg_loaded, None)
+    with torch.no_grad():
+        for k in (0, 1, 3):
+            errs = []
+            for first in (0, 4):
+                x = ds[first][0].unsqueeze(0)
+                for _ in range(k + 1):
+                    x = model(x, ds.grid)
+                errs.append(float(relative_l2(x, ds[first + k][1].unsqueeze(0), ds.grid)))
+            assert rollout[k] == pytest.approx(sum(errs) / 2, rel=1e-5), k
 
 
 def test_models_with_their_own_objective_train_through_the_cli(tmp_path, capsys):
@@ -201,9 +220,10 @@ def test_mgno_config_trains_and_evaluates_across_resolutions(demo_dir, tmp_path)
     sets = [
         f"data.train={data / 'darcy_train.h5'}",
         "data.test=" + str(data / "darcy_test_{res}.h5"),
-        "data.n_train=16",
+        "data.n_train=32",
         "data.n_test=4",
-        "train.epochs=2",
+        "train.epochs=6",
+        "train.lr=5e-3",  # the paper recipe's 5e-4 barely moves in 24 OneCycle steps
         "model.width=8",
         "model.levels=2",
         "model.reference_resolution=16",
@@ -217,6 +237,8 @@ def test_mgno_config_trains_and_evaluates_across_resolutions(demo_dir, tmp_path)
     ev = json.loads((run / "eval.json").read_text())["results"]
     assert [ev[r]["shape"] for r in ("8", "16", "32")] == [[8, 8], [16, 16], [32, 32]]
     assert all(0 < ev[r]["relative_l2"] < 1.0 for r in ev), ev
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["train_loss"] < 0.8 * rows[0]["train_loss"]  # it learns (measured 0.57 -> 0.39)
 
 
 def test_dynamics_configs_are_dispatched_to_their_own_loop(tmp_path):
@@ -261,4 +283,78 @@ def test_every_example_config_validates_and_builds_its_model(path):
 
     cfg = load_config(path, ["model.pretrained=null"] if "pretrained:" in Path(path).read_text() else [])
     model = build_run_model(cfg, in_channels=1, out_channels=1)  # raises on normalize + own training_loss
-    assert sum(p.numel() for p in model.parameters()) > 0
+    inner = getattr(model, "model", model)  # unwrap the normalisation wrapper
+    built = {"name": inner.sciml_name, **inner.sciml_config}
+    for key, value in cfg.model.items():  # every key of the config reached the model
+        assert key in built and built[key] == value, (key, value, built.get(key))
+
+
+def test_a_refused_run_writes_nothing_and_a_mismatched_run_is_a_checkpoint_error(demo_dir, tmp_path, capsys):
+    """A config refused before training neither creates a run directory nor overwrites an existing run's
+    config.yaml; a config.yaml edited after training gives a CheckpointError, not a torch traceback."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_dir / "run", run)
+    before = (run / "config.yaml").read_text()
+    bad = ["--set", "model.hidden_channels=8", "--set", "data.train=/nonexistent.h5"]
+    assert main(["train", str(run / "config.yaml"), "--out", str(run), *bad]) == 2
+    assert "/nonexistent.h5" in capsys.readouterr().err
+    assert (run / "config.yaml").read_text() == before
+    assert main(["train", str(run / "config.yaml"), "--out", str(tmp_path / "new"), *bad]) == 2
+    assert not (tmp_path / "new").exists()
+    assert main(["train", str(run / "config.yaml"), "--out", str(tmp_path / "new"), "--resume"]) == 2
+    assert "cannot resume" in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+    cfg = yaml.safe_load(before)
+    cfg["model"]["hidden_channels"] = 2 * cfg["model"]["hidden_channels"]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["evaluate", str(run)]) == 2
+    assert "do not fit the model" in capsys.readouterr().err
+
+
+def test_evaluate_on_a_grid_too_coarse_for_h1_and_plot(demo_dir, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(demo_dir / "run", run)
+    single = str(demo_dir / "data" / "darcy_test_32.h5")  # resampled to each resolution
+    assert main(["evaluate", str(run), "--resolutions", "2", "8", "--data", single]) == 0
+    ev = json.loads((run / "eval.json").read_text())["results"]
+    assert "relative_h1" not in ev["2"] and "relative_h1" in ev["8"]
+    assert " nan " in capsys.readouterr().out  # the table shows the missing metric as nan
+    (run / "plots" / "error_vs_resolution.png").unlink()
+    assert main(["plot", str(run)]) == 0
+    assert _png_size(run / "plots" / "error_vs_resolution.png")[0] > 100
+    (run / "eval.json").write_text("{ not json")
+    assert main(["plot", str(run)]) == 2
+    assert "eval.json" in capsys.readouterr().err
+
+
+def test_bad_train_and_generate_arguments_are_clear_errors(demo_dir, tmp_path, capsys):
+    cfg_path = demo_dir / "run" / "config.yaml"
+    cases = [
+        (["train", str(tmp_path / "m.yaml")], "model must be a mapping"),
+        (["train", str(cfg_path), "--out", str(tmp_path / "r"), "--set", "train.monitor=bogus"], "train.monitor"),
+        (["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--resume"], "--resume"),
+        (["train", "examples/configs/ncds_lasa.yaml", "--set", "train.seed=abc"], "train.seed must be an int"),
+        (["train", "examples/configs/ncds_lasa.yaml", "--set", "eval.rtol=[1]"], "eval.rtol must be"),
+        (["data", "generate", "datasets/darcy.yaml", "-o", str(tmp_path)], "is a directory"),
+        (["data", "generate", "datasets/darcy.yaml", "-o", str(cfg_path / "x.h5")], "not a directory"),
+        (
+            ["data", "generate", "datasets/darcy.yaml", "-o", str(tmp_path / "z.h5"), "--set", "n_samples=0"],
+            "n_samples",
+        ),
+        (
+            ["data", "generate", "datasets/darcy.yaml", "-o", str(tmp_path / "z.h5"), "--set", "generator=[darcy]"],
+            "generator",
+        ),
+    ]
+    (tmp_path / "m.yaml").write_text("model: fno\n")
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err, (argv, err)
+    # the monitor is checked at the first evaluation: the refused run keeps no best checkpoint
+    assert not (tmp_path / "r" / "checkpoints" / "best.pt").exists()
+    assert not (tmp_path / "z.h5").exists()

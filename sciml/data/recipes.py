@@ -53,9 +53,17 @@ def validate_recipe(recipe: Any, where: str = "recipe") -> dict:
         )
     if "generator" not in recipe:
         raise ConfigError(f"{where} has no 'generator' key; available generators: {', '.join(data.available())}")
+    if not isinstance(recipe["generator"], str):
+        raise ConfigError(
+            f"'generator' in {where} must be a generator name, got {recipe['generator']!r}; "
+            f"available: {', '.join(data.available())}"
+        )
     params = recipe.get("params") or {}
     if not isinstance(params, dict):
         raise ConfigError(f"'params' in {where} must be a mapping, got {type(params).__name__}")
+    n = params.get("n_samples")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ConfigError(f"params.n_samples in {where} must be an int >= 1, got {n!r}")
     for key in ("output", "description"):
         if recipe.get(key) is not None and not isinstance(recipe[key], str):
             raise ConfigError(f"{key!r} in {where} must be a string, got {recipe[key]!r}")

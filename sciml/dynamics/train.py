@@ -101,12 +101,32 @@ def build_field(name: str, model_cfg: dict[str, Any], dim: int, goal) -> nn.Modu
     return MODELS[name](dim, goal=goal, **model_cfg)
 
 
+def _number(key: str, value: Any, kind: type, minimum: float) -> Any:
+    """``value`` as ``kind`` (int or float), finite and >= ``minimum``, else a ConfigError naming ``key``."""
+    if kind is float and isinstance(value, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
+    if ok and kind is float:
+        value = float(value)
+        ok = np.isfinite(value)
+    if not ok or value < minimum:
+        raise ConfigError(f"{key} must be {'an int' if kind is int else 'a finite number'} >= {minimum}, got {value!r}")
+    return value
+
+
 def load_demonstrations(data_cfg: dict[str, Any]):
     """LASA demonstrations (standardised) from a ``data`` section with source lasa."""
     from sciml.data.lasa import load_lasa
 
     _check_keys("data (source 'lasa')", data_cfg, _DATA_KEYS["lasa"])
-    return load_lasa(data_cfg.get("shapes", "Angle"), standardize=True, subsample=int(data_cfg.get("subsample", 1)))
+    return load_lasa(
+        data_cfg.get("shapes", "Angle"),
+        standardize=True,
+        subsample=_number("data.subsample", data_cfg.get("subsample", 1), int, 1),
+    )
 
 
 def body_velocities(R: np.ndarray, p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,9 +171,9 @@ def train_from_config(cfg: dict[str, Any], run_dir: str | Path | None = None) ->
         raise ConfigError(f"unknown data.source {source!r}; allowed: {', '.join(_DATA_KEYS)}")
     if (name == "ncds_so3") != (source == "so3_trajectories"):
         raise ConfigError(f"model.name {name!r} does not go with data.source {source!r}")
-    torch.manual_seed(int(train_cfg.get("seed", 0)))
-    n_eval = int(eval_cfg.get("rollout_points", 200))
-    rtol = float(eval_cfg.get("rtol", 1e-5))
+    torch.manual_seed(_number("train.seed", train_cfg.get("seed", 0), int, 0))
+    n_eval = _number("eval.rollout_points", eval_cfg.get("rollout_points", 200), int, 2)
+    rtol = _number("eval.rtol", eval_cfg.get("rtol", 1e-5), float, 0.0)
 
     if source == "lasa":
         demos = load_demonstrations(data_cfg)

@@ -78,7 +78,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {str(path)!r} is not a sciml checkpoint (no format={FORMAT!r} entry)")
-    if int(state.get("version", -1)) > VERSION:
+    version = state.get("version", -1)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"checkpoint {str(path)!r} has a non-integer format version {version!r}")
+    if version > VERSION:
         raise CheckpointError(
             f"checkpoint {str(path)!r} has format version {state['version']}; this sciml reads up to {VERSION}"
         )

@@ -18,6 +18,7 @@ dicts of them, nested config dataclasses), so it round-trips through YAML, JSON 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -90,12 +91,15 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.num_workers < 0:
             raise ConfigError(f"train.num_workers must be >= 0, got {self.num_workers}")
-        if not self.lr > 0:
-            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"train.lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"train.weight_decay must be a finite number >= 0, got {self.weight_decay}")
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ConfigError(f"train.grad_clip must be a finite number > 0 or null, got {self.grad_clip}")
+        if self.seed < 0:
+            raise ConfigError(f"train.seed must be >= 0, got {self.seed}")
+        _check_scheduler_params(self.scheduler, self.scheduler_params)
 
 
 @dataclass
@@ -131,6 +135,9 @@ class DataConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ConfigError(f"data.{name} must be >= 1 or null, got {v}")
+        for name in ("n_in", "n_out", "step"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"data.{name} must be >= 1, got {getattr(self, name)}")
         if self.split is not None:
             if len(self.split) not in (2, 3) or any(f < 0 for f in self.split):
                 raise ConfigError(f"data.split must be 2 or 3 non-negative fractions, got {self.split}")
@@ -147,6 +154,28 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
     run_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if "name" in self.model and not isinstance(self.model["name"], str):
+            raise ConfigError(f"model.name must be a model name (str), got {_found(self.model['name'])}")
+
+
+# positive parameters of the torch schedulers that fail late (at the end of an epoch) or with a bare ValueError
+_SCHEDULER_POSITIVE = {"step_size": int, "T_max": int, "total_steps": int, "gamma": float}
+
+
+def _check_scheduler_params(scheduler: str | None, params: dict[str, Any]) -> None:
+    for key, kind in _SCHEDULER_POSITIVE.items():
+        if key in params:
+            v = params[key]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise ConfigError(f"train.scheduler_params.{key} must be a {kind.__name__} > 0, got {v!r}")
+    if scheduler == "onecycle" and "pct_start" in params:
+        v = params["pct_start"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise ConfigError(f"train.scheduler_params.pct_start must be in (0, 1), got {v!r}")
 
 
 # ---------------------------------------------------------------------------------------------- validation

@@ -217,7 +217,7 @@ class Trainer:
                 return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, **params), False
             params.setdefault("step_size", max(1, cfg.epochs // 3))
             return torch.optim.lr_scheduler.StepLR(self.optimizer, **params), False
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise ConfigError(
                 f"train.scheduler_params {cfg.scheduler_params} invalid for scheduler {cfg.scheduler!r}: {e}"
             ) from None
@@ -330,7 +330,13 @@ class Trainer:
         if self.val_data is not None and ((epoch + 1) % cfg.eval_every == 0 or last_epoch):
             for k, v in self.evaluate(self.val_data).items():
                 record[f"val_{k}"] = v
-            monitored = record.get(f"val_{cfg.monitor}")
+            if f"val_{cfg.monitor}" not in record:
+                found = sorted(k[4:] for k in record if k.startswith("val_"))
+                raise ConfigError(
+                    f"train.monitor={cfg.monitor!r} is not a validation metric of this run; "
+                    f"available: {', '.join(found)}"
+                )
+            monitored = record[f"val_{cfg.monitor}"]
             if monitored is not None and math.isfinite(monitored) and (self.best is None or monitored < self.best):
                 self.best, improved = monitored, True
         record["time"] = time.perf_counter() - t0
@@ -461,6 +467,14 @@ class Trainer:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} does not fit this model/optimizer: {str(e).splitlines()[0]}"
             ) from None
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.OneCycleLR):
+            needed = self.config.epochs * self.steps_per_epoch
+            if self.scheduler.total_steps < needed:
+                raise ConfigError(
+                    f"cannot resume {str(path)!r} with train.epochs={self.config.epochs}: its OneCycle schedule was "
+                    f"built for {self.scheduler.total_steps} steps and this run needs {needed}; keep the original "
+                    "train.epochs (a finished OneCycle run cannot be extended; start a new run instead)"
+                )
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self.history = list(state.get("metrics") or [])

@@ -52,6 +52,10 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     lines = (tmp_path / "part" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(s)["epoch"] for s in lines] == [1, 2, 3, 4]
 
+    # a OneCycle run cannot be extended: the schedule was built for 4 epochs (torch would fail mid-epoch 5)
+    with pytest.raises(ConfigError, match="OneCycle schedule was built for 16 steps and this run needs 24"):
+        Trainer(_model(0), data, val, config={**CFG, "epochs": 6}, run_dir=tmp_path / "part").resume()
+
     # the check is meaningful: another seed (other shuffling and dropout) ends elsewhere
     other = Trainer(_model(0), data, val, config={**CFG, "seed": 8})
     other.fit()
@@ -267,3 +271,11 @@ def test_non_finite_gradient_is_caught_with_grad_clip(tmp_path):
         t.fit()
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # no step was taken
     assert not (tmp_path / "checkpoints" / "last.pt").exists()
+
+
+def test_a_misspelled_monitor_is_refused_at_the_first_evaluation(tmp_path):
+    data, val = smoothing_problem(8), smoothing_problem(4, seed=1)
+    trainer = Trainer(_model(0), data, val, config={**CFG, "monitor": "relative_L2"}, run_dir=tmp_path)
+    with pytest.raises(ConfigError, match="'relative_L2' is not a validation metric.*available: .*relative_l2"):
+        trainer.fit()
+    assert not (tmp_path / "checkpoints" / "best.pt").exists()

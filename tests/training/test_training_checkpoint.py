@@ -54,6 +54,10 @@ def test_foreign_files_are_rejected(tmp_path):
     with pytest.raises(CheckpointError, match="not a sciml checkpoint"):
         load_checkpoint(tmp_path / "plain.pt")
 
+    torch.save({"format": "sciml-checkpoint", "version": "one"}, tmp_path / "version.pt")
+    with pytest.raises(CheckpointError, match="non-integer format version 'one'"):
+        load_checkpoint(tmp_path / "version.pt")
+
     torch.save({"format": "sciml-checkpoint", "obj": Custom()}, tmp_path / "pickled.pt")
     with pytest.raises(CheckpointError, match="weights_only=True.*Custom"):
         load_checkpoint(tmp_path / "pickled.pt")

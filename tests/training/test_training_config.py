@@ -65,6 +65,28 @@ def test_value_checks():
         TrainConfig(epochs=0)
     with pytest.raises(ConfigError, match="sum to 1"):
         DataConfig(split=[0.5, 0.2])
+    # values that torch or numpy would only refuse later, with their own traceback
+    bad = [
+        (dict(weight_decay=float("nan")), "train.weight_decay must be a finite number"),
+        (dict(lr=float("inf")), "train.lr must be a finite number"),
+        (dict(seed=-1), "train.seed must be >= 0"),
+        (dict(scheduler="step", scheduler_params={"step_size": 0}), "scheduler_params.step_size must be"),
+        (dict(scheduler="cosine", scheduler_params={"T_max": 0}), "scheduler_params.T_max must be"),
+        (dict(scheduler="onecycle", scheduler_params={"pct_start": 2}), r"pct_start must be in \(0, 1\)"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            TrainConfig(**kwargs)
+    TrainConfig(scheduler="onecycle", scheduler_params={"pct_start": 0.3})  # a valid one passes
+    for name in ("n_in", "n_out", "step"):
+        with pytest.raises(ConfigError, match=f"data.{name} must be >= 1"):
+            DataConfig(**{name: 0})
+    with pytest.raises(ConfigError, match="seed must be >= 0"):
+        from_dict(ExperimentConfig, {"seed": -3}, "")
+    with pytest.raises(ConfigError, match="model must be a mapping"):
+        from_dict(ExperimentConfig, {"model": "fno"}, "")
+    with pytest.raises(ConfigError, match="model.name must be a model name"):
+        from_dict(ExperimentConfig, {"model": {"name": ["fno"]}}, "")
 
 
 def test_round_trip_and_overrides(tmp_path):

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sciml.data.lasa import load_lasa  # noqa: E402
 from sciml.dynamics.ncds import NCDS, max_symmetric_jacobian_eigenvalue  # noqa: E402
 from sciml.dynamics.train import VelocityRegression, _fit, build_field, evaluate_lasa, rollout_any  # noqa: E402
+from sciml.plotting import plot_phase_portrait  # noqa: E402
 
 MODELS = ("ncds", "latent_ncds", "mlp_field", "linear_stable")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -121,43 +122,6 @@ def _err(f: NCDS, x, ref, integrator: str = "quadrature") -> float:
     return float((f(x, integrator=integrator) - ref).abs().max())
 
 
-@torch.no_grad()
-def phase_portrait(fields: dict, demos, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    flat = demos.pos.reshape(-1, 2)
-    lo, hi = flat.min(0), flat.max(0)
-    pad = 0.15 * (hi - lo)
-    gx, gy = np.meshgrid(
-        np.linspace(lo[0] - pad[0], hi[0] + pad[0], 40), np.linspace(lo[1] - pad[1], hi[1] + pad[1], 40)
-    )
-    pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], -1), dtype=torch.float32)
-    duration = float(np.mean(demos.t[:, -1] - demos.t[:, 0]))
-    fig, axes = plt.subplots(1, len(fields), figsize=(4 * len(fields), 4), squeeze=False)
-    for ax, (name, field) in zip(axes[0], fields.items()):
-        vel = field(pts).double().numpy()
-        ax.streamplot(gx, gy, vel[:, 0].reshape(gx.shape), vel[:, 1].reshape(gx.shape), color="0.6", density=1.0)
-        for demo in demos.pos:
-            ax.plot(demo[:, 0], demo[:, 1], color="k", lw=1)
-        traj = rollout_any(
-            field, torch.as_tensor(demos.pos[:, 0], dtype=torch.float32), torch.linspace(0, duration, 200)
-        )
-        for tr in traj.numpy():
-            ax.plot(tr[:, 0], tr[:, 1], color="tab:red", lw=1.2)
-        ax.plot(*demos.goal, "k*", ms=10)
-        ax.set_title(name)
-        ax.set_xlim(gx.min(), gx.max())
-        ax.set_ylim(gy.min(), gy.max())
-    fig.suptitle(f"LASA {'+'.join(demos.names)}: streamlines (grey), demos (black), rollouts (red)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="tiny run: few epochs, few points")
@@ -221,7 +185,7 @@ def main(argv=None) -> dict:
             results["timing"].append({"dataset": key, **quadrature_vs_odeint(fields["ncds"], demos, repeats)})
         if demos.dim == 2:
             png = RESULTS_DIR / f"ncds_lasa_{key}.png"
-            phase_portrait(fields, demos, png)
+            plot_phase_portrait(fields, demos, png)
             entry["phase_portrait"] = str(png.relative_to(RESULTS_DIR.parent.parent))
         results["datasets"][key] = entry
 

@@ -78,7 +78,15 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
+    from sciml.dynamics.train import evaluate_dynamics_run, is_dynamics_run
     from sciml.runs import evaluate_run
+
+    if is_dynamics_run(args.run_dir):  # NCDS: rollout metrics from the checkpoint (no resolutions)
+        results = evaluate_dynamics_run(args.run_dir)
+        for k, v in results.items():
+            print(f"{k:>28}: {v}")
+        print(f"wrote {Path(args.run_dir) / 'eval.json'}")
+        return 0
 
     results = evaluate_run(args.run_dir, args.resolutions, data=args.data, which=args.checkpoint)
     print(f"{'resolution':>10} {'rel L2':>10} {'rel H1':>10} {'samples':>8}")

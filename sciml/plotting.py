@@ -4,7 +4,9 @@
   with the grid's physical extent);
 * ``plot_loss_curve``: train (and validation) loss per epoch from a run's ``metrics.jsonl``;
 * ``plot_error_vs_resolution``: test error against evaluation resolution (zero-shot super-resolution);
-* ``plot_power_spectrum``: radially averaged power spectra of truth and prediction.
+* ``plot_power_spectrum``: radially averaged power spectra of truth and prediction;
+* learned dynamics (NCDS): ``plot_phase_portrait`` (streamlines, demonstrations, rollouts), ``plot_rollouts``
+  (coordinates against time, any dimension), ``plot_so3_rollouts`` (orientation and position error on SO(3)).
 
 Every function takes plain tensors/arrays plus a Grid and writes one file atomically; it returns the path.
 """
@@ -24,7 +26,15 @@ import torch  # noqa: E402
 
 from sciml.utils import atomic_path  # noqa: E402
 
-__all__ = ["plot_prediction", "plot_loss_curve", "plot_error_vs_resolution", "plot_power_spectrum"]
+__all__ = [
+    "plot_prediction",
+    "plot_loss_curve",
+    "plot_error_vs_resolution",
+    "plot_power_spectrum",
+    "plot_phase_portrait",
+    "plot_rollouts",
+    "plot_so3_rollouts",
+]
 
 
 def _np(a) -> np.ndarray:
@@ -160,4 +170,103 @@ def plot_power_spectrum(truth, pred, path: str | Path, channel: int = 0) -> Path
     ax.set_ylabel("power")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ learned dynamics
+def _duration(t) -> float:
+    t = np.asarray(t)
+    return float(np.mean(t[:, -1] - t[:, 0]))
+
+
+@torch.no_grad()
+def plot_phase_portrait(fields: dict, demos, path: str | Path, n_grid: int = 40, n_points: int = 200) -> Path:
+    """Streamlines of each 2-D field (grey), the demonstrations (black), rollouts from their starts (red).
+
+    ``fields`` maps a panel title to a field ``x (n, 2) -> velocity (n, 2)`` (NCDS, an MLP field, a latent NCDS);
+    ``demos`` has ``pos (n_demos, T, 2)``, ``t (n_demos, T)``, ``goal (2,)`` and ``names``.
+    """
+    from sciml.dynamics.train import rollout_any
+
+    flat = np.asarray(demos.pos).reshape(-1, 2)
+    lo, hi = flat.min(0), flat.max(0)
+    pad = 0.15 * (hi - lo)
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0] - pad[0], hi[0] + pad[0], n_grid), np.linspace(lo[1] - pad[1], hi[1] + pad[1], n_grid)
+    )
+    pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], -1), dtype=torch.float32)
+    t = torch.linspace(0, _duration(demos.t), n_points)
+    fig, axes = plt.subplots(1, len(fields), figsize=(4 * len(fields), 4), squeeze=False)
+    for ax, (name, field) in zip(axes[0], fields.items()):
+        vel = _np(field(pts))
+        ax.streamplot(gx, gy, vel[:, 0].reshape(gx.shape), vel[:, 1].reshape(gx.shape), color="0.6", density=1.0)
+        for demo in demos.pos:
+            ax.plot(demo[:, 0], demo[:, 1], color="k", lw=1)
+        for tr in _np(rollout_any(field, torch.as_tensor(demos.pos[:, 0], dtype=torch.float32), t)):
+            ax.plot(tr[:, 0], tr[:, 1], color="tab:red", lw=1.2)
+        ax.plot(*demos.goal, "k*", ms=10)
+        ax.set_title(name)
+        ax.set_xlim(gx.min(), gx.max())
+        ax.set_ylim(gy.min(), gy.max())
+    fig.suptitle(f"{'+'.join(demos.names)}: streamlines (grey), demos (black), rollouts (red)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+@torch.no_grad()
+def plot_rollouts(field, demos, path: str | Path, n_points: int = 200) -> Path:
+    """Each coordinate against time: demonstrations (black) and rollouts from their starts (red), any dimension."""
+    from sciml.dynamics.train import rollout_any
+
+    t = torch.linspace(0, _duration(demos.t), n_points)
+    traj = _np(rollout_any(field, torch.as_tensor(demos.pos[:, 0], dtype=torch.float32), t))
+    dim = traj.shape[-1]
+    fig, axes = plt.subplots(dim, 1, figsize=(6, 1.8 * dim), sharex=True, squeeze=False)
+    for d, ax in enumerate(axes[:, 0]):
+        for k, demo in enumerate(demos.pos):
+            ax.plot(demos.t[k] - demos.t[k, 0], demo[:, d], color="k", lw=1)
+        for tr in traj:
+            ax.plot(t.numpy(), tr[:, d], color="tab:red", lw=1)
+        ax.axhline(demos.goal[d], color="0.5", ls="--", lw=0.8)
+        ax.set_ylabel(f"x_{d}")
+    axes[-1, 0].set_xlabel("time")
+    fig.suptitle("demos (black), rollouts (red), goal (dashed)")
+    return _save(fig, path)
+
+
+@torch.no_grad()
+def plot_so3_rollouts(field, data: dict, path: str | Path, rtol: float = 1e-5, n_points: int = 200) -> Path:
+    """Orientation error |log(R_g^T R)| (rad) and position error |p - p_g| against time, demos vs rollouts.
+
+    ``field`` is an ``SO3NCDS``; ``data`` the dict of ``sciml.data.so3.so3_trajectories``.
+    """
+    orient = data["quaternions"] if field.representation == "quaternion" else data["rotations"]
+    t_all = np.asarray(data["t"])
+    t = torch.linspace(0, _duration(t_all), n_points)
+    o0 = torch.as_tensor(orient[:, 0], dtype=torch.float32)
+    p0 = torch.as_tensor(data["positions"][:, 0], dtype=torch.float32) if field.with_position else None
+    o_t, p_t = field.rollout(o0, p0, t, rtol=rtol, atol=rtol * 1e-2)
+    b = o_t.shape[0]
+    u_roll = _np(
+        field.to_algebra(o_t.reshape(b * n_points, *o_t.shape[2:]), p_t.reshape(-1, 3) if p_t is not None else None)
+    ).reshape(b, n_points, -1)
+    demo_o = torch.as_tensor(orient, dtype=torch.float32)
+    demo_p = torch.as_tensor(data["positions"], dtype=torch.float32) if field.with_position else None
+    n_t = demo_o.shape[1]
+    u_demo = _np(
+        field.to_algebra(
+            demo_o.reshape(b * n_t, *demo_o.shape[2:]), demo_p.reshape(-1, 3) if demo_p is not None else None
+        )
+    ).reshape(b, n_t, -1)
+    panels = [("orientation error (rad)", slice(0, 3))] + ([("position error", slice(3, 6))] if p_t is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (label, sl) in zip(axes[0], panels):
+        for k in range(b):
+            ax.plot(t_all[k] - t_all[k, 0], np.linalg.norm(u_demo[k, :, sl], axis=-1), color="k", lw=1)
+            ax.plot(t.numpy(), np.linalg.norm(u_roll[k, :, sl], axis=-1), color="tab:red", lw=1)
+        ax.set_xlabel("time")
+        ax.set_ylabel(label)
+        ax.set_yscale("symlog", linthresh=1e-3)
+    fig.suptitle("SO(3) rollouts: demos (black), rollouts (red); 0 is the goal")
+    fig.tight_layout()
     return _save(fig, path)

@@ -241,11 +241,25 @@ def test_mgno_config_trains_and_evaluates_across_resolutions(demo_dir, tmp_path)
     assert rows[-1]["train_loss"] < 0.8 * rows[0]["train_loss"]  # it learns (measured 0.57 -> 0.39)
 
 
-def test_dynamics_configs_are_dispatched_to_their_own_loop(tmp_path):
-    run = tmp_path / "ncds"
-    assert main(["train", "examples/configs/ncds_lasa.yaml", "--set", "train.epochs=1", "--out", str(run)]) == 0
+@pytest.mark.parametrize(
+    "config, plot",
+    [("ncds_lasa", "phase_portrait"), ("ncds_so3", "so3_rollouts")],
+)
+def test_dynamics_runs_train_evaluate_and_plot_through_the_cli(tmp_path, config, plot, capsys):
+    """NCDS configs go to their own loop; evaluate and plot rebuild the field from config.yaml + last.pt."""
+    run = tmp_path / "run"
+    sets = ["--set", "train.epochs=1", "--set", "eval.rollout_points=40"]
+    assert main(["train", f"examples/configs/{config}.yaml", *sets, "--out", str(run)]) == 0
     res = json.loads((run / "results.json").read_text())
-    assert res["model"] == "ncds" and res["dim"] == 2 and res["epochs"] == 1
+    assert res["model"] == yaml.safe_load(Path(f"examples/configs/{config}.yaml").read_text())["model"]["name"]
+    assert res["epochs"] == 1
+    assert main(["evaluate", str(run)]) == 0
+    again = json.loads((run / "eval.json").read_text())
+    # the reloaded weights give the rollouts of the trained field: the same DTW (a fresh field gives another)
+    assert again["dtw"] == pytest.approx(res["dtw"], rel=1e-9)
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 0
+    assert _png_size(run / "plots" / f"{plot}.png")[0] > 100 and _png_size(run / "plots" / "loss_curve.png")[0] > 100
 
 
 def test_codano_pretrain_then_finetune_from_the_example_configs(tmp_path):
@@ -337,8 +351,14 @@ def test_bad_train_and_generate_arguments_are_clear_errors(demo_dir, tmp_path, c
         (["train", str(tmp_path / "m.yaml")], "model must be a mapping"),
         (["train", str(cfg_path), "--out", str(tmp_path / "r"), "--set", "train.monitor=bogus"], "train.monitor"),
         (["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--resume"], "--resume"),
-        (["train", "examples/configs/ncds_lasa.yaml", "--set", "train.seed=abc"], "train.seed must be an int"),
-        (["train", "examples/configs/ncds_lasa.yaml", "--set", "eval.rtol=[1]"], "eval.rtol must be"),
+        (
+            ["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--set", "train.seed=abc"],
+            "train.seed must be an int",
+        ),
+        (
+            ["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--set", "eval.rtol=[1]"],
+            "eval.rtol must be",
+        ),
         (["data", "generate", "datasets/darcy.yaml", "-o", str(tmp_path)], "is a directory"),
         (["data", "generate", "datasets/darcy.yaml", "-o", str(cfg_path / "x.h5")], "not a directory"),
         (
@@ -357,4 +377,4 @@ def test_bad_train_and_generate_arguments_are_clear_errors(demo_dir, tmp_path, c
         assert message in err, (argv, err)
     # the monitor is checked at the first evaluation: the refused run keeps no best checkpoint
     assert not (tmp_path / "r" / "checkpoints" / "best.pt").exists()
-    assert not (tmp_path / "z.h5").exists()
+    assert not (tmp_path / "z.h5").exists() and not (tmp_path / "n").exists()

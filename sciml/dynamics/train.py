@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,17 +153,38 @@ def _float_tensors(*arrays) -> list[torch.Tensor]:
     return [torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32) for a in arrays]
 
 
-def train_from_config(cfg: dict[str, Any], run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train the model the config names on its data, evaluate rollouts, write results.json; return the metrics."""
+@dataclass
+class _Prepared:
+    """A validated dynamics config with its data and a freshly built field (shared by train, evaluate, plot)."""
+
+    name: str
+    source: str
+    field: nn.Module
+    dataset: TensorDataset
+    data: Any  # LASA demonstrations or the so3_trajectories dict
+    train_cfg: dict[str, Any]
+    n_eval: int
+    rtol: float
+
+    def evaluate(self) -> dict[str, Any]:
+        field = self.field.cpu().eval()
+        if self.source == "lasa":
+            return evaluate_lasa(field, self.data, self.n_eval, self.rtol)
+        return evaluate_so3(field, self.data, self.n_eval, self.rtol)
+
+
+def _prepare(cfg: dict[str, Any]) -> _Prepared:
     if not isinstance(cfg, dict):
         raise ConfigError(f"config must be a mapping with keys {', '.join(_TOP_KEYS)}, got {type(cfg).__name__}")
     _check_keys("the config", cfg, _TOP_KEYS)
+    for section in ("model", "data", "train", "eval"):
+        if cfg.get(section) is not None and not isinstance(cfg[section], dict):
+            raise ConfigError(f"{section} must be a mapping, got {type(cfg[section]).__name__} {cfg[section]!r}")
     model_cfg = dict(cfg.get("model") or {})
     data_cfg = dict(cfg.get("data") or {})
     train_cfg = dict(cfg.get("train") or {})
     eval_cfg = dict(cfg.get("eval") or {})
     _check_keys("eval", eval_cfg, _EVAL_KEYS)
-    run_dir = Path(run_dir if run_dir is not None else cfg.get("run_dir", "runs/ncds"))
     name = model_cfg.pop("name", None)
     if name is None:
         raise ConfigError(f"model.name is required; allowed: {', '.join(MODELS)}")
@@ -179,35 +201,117 @@ def train_from_config(cfg: dict[str, Any], run_dir: str | Path | None = None) ->
         demos = load_demonstrations(data_cfg)
         field = build_field(name, model_cfg, demos.dim, demos.goal)
         x, v = demos.flat()
-        history = _fit(VelocityRegression(field), TensorDataset(*_float_tensors(x, v)), train_cfg, run_dir, False)
-        field = field.cpu().eval()
-        results = evaluate_lasa(field, demos, n_eval, rtol)
-    else:
-        from sciml.data.so3 import so3_trajectories
+        return _Prepared(name, source, field, TensorDataset(*_float_tensors(x, v)), demos, train_cfg, n_eval, rtol)
+    from sciml.data.so3 import so3_trajectories
 
-        gen_cfg = {k: v for k, v in data_cfg.items() if k != "source"}
-        allowed = accepted_keys(so3_trajectories)[0]
-        _check_keys("data (source 'so3_trajectories')", gen_cfg, allowed)
-        data = so3_trajectories(**gen_cfg)
-        _check_keys("model (name 'ncds_so3')", model_cfg, [k for k in accepted_keys(SO3NCDS)[0] if k not in _FILLED])
-        field = SO3NCDS(
-            goal_rotation=data["goal_rotation"].tolist(), goal_position=data["goal_position"].tolist(), **model_cfg
-        )
-        omega, vel = body_velocities(data["rotations"], data["positions"], data["t"])
-        orient = data["quaternions"] if field.representation == "quaternion" else data["rotations"]
-        n = omega.shape[0] * omega.shape[1]
-        arrays = [a.reshape(n, *a.shape[2:]) for a in (orient, data["positions"], omega, vel)]
-        history = _fit(VelocityRegression(field), TensorDataset(*_float_tensors(*arrays)), train_cfg, run_dir, True)
-        field = field.cpu().eval()
-        results = evaluate_so3(field, data, n_eval, rtol)
+    gen_cfg = {k: v for k, v in data_cfg.items() if k != "source"}
+    allowed = accepted_keys(so3_trajectories)[0]
+    _check_keys("data (source 'so3_trajectories')", gen_cfg, allowed)
+    data = so3_trajectories(**gen_cfg)
+    _check_keys("model (name 'ncds_so3')", model_cfg, [k for k in accepted_keys(SO3NCDS)[0] if k not in _FILLED])
+    field = SO3NCDS(
+        goal_rotation=data["goal_rotation"].tolist(), goal_position=data["goal_position"].tolist(), **model_cfg
+    )
+    omega, vel = body_velocities(data["rotations"], data["positions"], data["t"])
+    orient = data["quaternions"] if field.representation == "quaternion" else data["rotations"]
+    n = omega.shape[0] * omega.shape[1]
+    arrays = [a.reshape(n, *a.shape[2:]) for a in (orient, data["positions"], omega, vel)]
+    return _Prepared(name, source, field, TensorDataset(*_float_tensors(*arrays)), data, train_cfg, n_eval, rtol)
 
+
+def train_from_config(cfg: dict[str, Any], run_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train the model the config names on its data, evaluate rollouts, write results.json; return the metrics.
+
+    The run directory gets ``config.yaml`` (the config as given, so that ``sciml evaluate`` and ``sciml plot``
+    can rebuild the model), ``metrics.jsonl``, ``checkpoints/last.pt`` and ``results.json``. Nothing is written
+    before the config, the data and the model have been accepted.
+    """
+    prep = _prepare(cfg)
+    run_dir = Path(run_dir if run_dir is not None else cfg.get("run_dir", "runs/ncds"))
+    _write_yaml(run_dir / "config.yaml", cfg)
+    history = _fit(VelocityRegression(prep.field), prep.dataset, prep.train_cfg, run_dir, prep.name == "ncds_so3")
+    results = prep.evaluate()
     results.update(
-        {"model": name, "epochs": len(history), "final_loss": history[-1].get("train_loss") if history else None}
+        {"model": prep.name, "epochs": len(history), "final_loss": history[-1].get("train_loss") if history else None}
     )
     with atomic_path(run_dir / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2))
     logger.info("ncds training finished: %s", results)
     return results
+
+
+def _write_yaml(path: Path, cfg: dict[str, Any]) -> None:
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def is_dynamics_run(run_dir: str | Path) -> bool:
+    """True when ``run_dir/config.yaml`` names one of the NCDS families (which have their own loop)."""
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return isinstance(model, dict) and model.get("name") in ("ncds", "latent_ncds", "ncds_so3")
+
+
+def load_dynamics_run(run_dir: str | Path) -> _Prepared:
+    """Rebuild a trained NCDS run from ``config.yaml`` and ``checkpoints/last.pt`` (weights_only loading)."""
+    import yaml
+
+    from sciml.errors import CheckpointError
+    from sciml.training.checkpoint import load_checkpoint
+
+    run_dir = Path(run_dir)
+    prep = _prepare(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    ckpt = run_dir / "checkpoints" / "last.pt"
+    state = load_checkpoint(ckpt).get("model")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{str(ckpt)!r} holds no model weights")
+    try:
+        VelocityRegression(prep.field).load_state_dict(state)
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"the weights in {str(ckpt)!r} do not fit the model of {str(run_dir / 'config.yaml')!r}: "
+            f"{str(e).splitlines()[0]}"
+        ) from None
+    prep.field.eval()
+    return prep
+
+
+def evaluate_dynamics_run(run_dir: str | Path) -> dict[str, Any]:
+    """Rollout metrics of a trained NCDS run recomputed from its checkpoint; written to ``RUN_DIR/eval.json``."""
+    prep = load_dynamics_run(run_dir)
+    results = {"model": prep.name, **prep.evaluate()}
+    with atomic_path(Path(run_dir) / "eval.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def plot_dynamics_run(run_dir: str | Path) -> list[Path]:
+    """Loss curve and rollouts of a trained NCDS run: a phase portrait (2-D data) or SO(3) errors versus time."""
+    from sciml import plotting
+
+    run_dir = Path(run_dir)
+    out = run_dir / "plots"
+    paths = []
+    if (run_dir / "metrics.jsonl").exists():
+        paths.append(plotting.plot_loss_curve(run_dir / "metrics.jsonl", out / "loss_curve.png"))
+    prep = load_dynamics_run(run_dir)
+    if prep.source == "lasa":
+        if prep.data.dim == 2:
+            paths.append(plotting.plot_phase_portrait({prep.name: prep.field}, prep.data, out / "phase_portrait.png"))
+        else:
+            paths.append(plotting.plot_rollouts(prep.field, prep.data, out / "rollouts.png"))
+    else:
+        paths.append(plotting.plot_so3_rollouts(prep.field, prep.data, out / "so3_rollouts.png", prep.rtol))
+    return paths
 
 
 @torch.no_grad()

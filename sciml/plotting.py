@@ -5,6 +5,7 @@
 * ``plot_loss_curve``: train (and validation) loss per epoch from a run's ``metrics.jsonl``;
 * ``plot_error_vs_resolution``: test error against evaluation resolution (zero-shot super-resolution);
 * ``plot_power_spectrum``: radially averaged power spectra of truth and prediction;
+* ``plot_samples``: a gallery of functions per row (generative models: data against prior samples);
 * learned dynamics (NCDS): ``plot_phase_portrait`` (streamlines, demonstrations, rollouts), ``plot_rollouts``
   (coordinates against time, any dimension), ``plot_so3_rollouts`` (orientation and position error on SO(3)).
 
@@ -31,6 +32,7 @@ __all__ = [
     "plot_loss_curve",
     "plot_error_vs_resolution",
     "plot_power_spectrum",
+    "plot_samples",
     "plot_phase_portrait",
     "plot_rollouts",
     "plot_so3_rollouts",
@@ -170,6 +172,38 @@ def plot_power_spectrum(truth, pred, path: str | Path, channel: int = 0) -> Path
     ax.set_ylabel("power")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    return _save(fig, path)
+
+
+def plot_samples(rows: dict, grid, path: str | Path, n_samples: int = 6, channel: int = 0, title: str = "") -> Path:
+    """A gallery of functions, one row per entry of ``rows`` (e.g. ``{"data": y, "model samples": s}``).
+
+    Each value is ``(batch, channels, *grid.shape)``; 1-D functions are overlaid in one panel per row, 2-D ones are
+    shown as images on a shared colour scale. Used for generative models (VANO prior samples against data).
+    """
+    arrays = {k: _np(v)[:, channel] for k, v in rows.items()}
+    lo = min(float(a.min()) for a in arrays.values())
+    hi = max(float(a.max()) for a in arrays.values())
+    if grid.ndim == 1:
+        fig, axes = plt.subplots(1, len(arrays), figsize=(5 * len(arrays), 3.2), squeeze=False, sharey=True)
+        for ax, (name, a) in zip(axes[0], arrays.items()):
+            for f in a[:n_samples]:
+                ax.plot(grid.coords[0], f, lw=1)
+            ax.set_title(name)
+            ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    else:
+        n = min(n_samples, *(a.shape[0] for a in arrays.values()))
+        fig, axes = plt.subplots(len(arrays), n, figsize=(2.2 * n, 2.3 * len(arrays)), squeeze=False)
+        (x0, x1), (y0, y1) = grid.bounds[0], grid.bounds[1]
+        for r, (name, a) in enumerate(arrays.items()):
+            for j in range(n):
+                ax = axes[r, j]
+                ax.imshow(a[j].T, origin="lower", extent=(x0, x1, y0, y1), vmin=lo, vmax=hi, cmap="viridis")
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[r, 0].set_ylabel(name)
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)
 
 

@@ -317,6 +317,12 @@ def plot_run(run_dir: str | Path, n_samples: int = 3) -> list[Path]:
         paths.append(plotting.plot_prediction(x, y, p, ds.grid, out / f"prediction_{tag}.png", title=f"test at {tag}"))
         if ds.grid.ndim == 2:
             paths.append(plotting.plot_power_spectrum(y, p, out / f"spectrum_{tag}.png"))
+        if callable(getattr(model, "sample", None)) and ds.grid.ndim in (1, 2):  # generative (VANO): prior samples
+            with torch.no_grad():
+                s = model.sample(6, ds.grid, generator=torch.Generator().manual_seed(0))
+            data_rows = torch.stack([ds[i][1] for i in range(min(6, len(ds)))])
+            rows = {"data": data_rows, "model samples": s}
+            paths.append(plotting.plot_samples(rows, ds.grid, out / f"samples_{tag}.png", title=f"samples at {tag}"))
     if evals and len(evals["results"]) > 1:
         tr = evals.get("train_resolution")
         tr = tr[0] if isinstance(tr, list) else tr

@@ -208,6 +208,11 @@ def test_models_with_their_own_objective_train_through_the_cli(tmp_path, capsys)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert {"train_recon", "train_kl"} <= set(rows[0])  # the ELBO's terms, not the default supervised loss
     assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    # the example's train.monitor is a validation metric, so best.pt exists (it once named one that never did)
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").exists()
+    # plot adds a gallery of prior samples next to data for a generative model
+    assert main(["plot", str(tmp_path / "run")]) == 0
+    assert _png_size(tmp_path / "run" / "plots" / "samples_32.png")[0] > 100
     cfg["data"]["normalize"] = True
     (tmp_path / "v.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["train", str(tmp_path / "v.yaml"), "--out", str(tmp_path / "run2")]) == 2

@@ -243,7 +243,10 @@ def test_mgno_config_trains_and_evaluates_across_resolutions(demo_dir, tmp_path)
     assert [ev[r]["shape"] for r in ("8", "16", "32")] == [[8, 8], [16, 16], [32, 32]]
     assert all(0 < ev[r]["relative_l2"] < 1.0 for r in ev), ev
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["train_loss"] < 0.8 * rows[0]["train_loss"]  # it learns (measured 0.57 -> 0.39)
+    # it learns. The config trains on the relative H1 loss (train.loss: relative_h1), which falls more slowly than
+    # L2 at this size: measured 0.985 -> 0.839 over the 6 epochs (ratio 0.85); with the optimizer step removed it
+    # stays at 0.989 in every epoch (ratio 1.00), so the 0.9 threshold separates the two.
+    assert rows[-1]["train_loss"] < 0.9 * rows[0]["train_loss"]
 
 
 @pytest.mark.parametrize(

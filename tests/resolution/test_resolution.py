@@ -3,7 +3,8 @@
 * discretization convergence: d(N, 2N) <= the case's bound and d(2N, 4N) <= d(N, 2N) (the gap shrinks);
 * exact shift equivariance on periodic grids, for cases that claim it.
 
-A case that cannot pass is registered with ``xfail="<reason with measured numbers>"`` and runs as strict xfail.
+A case that cannot pass is registered with ``xfail="<reason with measured numbers>"`` and runs as strict xfail;
+if it also sets ``regression_bound``, every gap it measures is bounded by that (not xfail), so a drift is caught.
 """
 
 from __future__ import annotations
@@ -47,6 +48,24 @@ def test_discretization_convergence(name, shape):
     assert gaps[0] <= case.bound, msg
     # shrinking; a relative slack covers round-off once both gaps are near machine precision
     assert gaps[1] <= gaps[0] * 1.02 + 1e-12, msg
+
+
+_REGRESSION = [
+    pytest.param(name, tuple(shape), id=f"{name}-{'x'.join(map(str, shape))}")
+    for name, case in CASES.items()
+    if case.xfail and case.regression_bound is not None
+    for shape in case.base_shapes
+]
+
+
+@pytest.mark.parametrize("name,shape", _REGRESSION)
+def test_known_gap_does_not_drift(name, shape):
+    """An xfail case's gaps stay below its regression bound (the known failure does not get worse)."""
+    case = CASES[name]
+    gaps = discretization_gaps(case, shape)
+    assert max(gaps) <= case.regression_bound, (
+        f"{name} at {shape}: gaps {[f'{g:.3e}' for g in gaps]} exceed the regression bound {case.regression_bound}"
+    )
 
 
 _SHIFT = [

@@ -17,9 +17,11 @@ rotations. Unit quaternions (w, x, y, z) live on geoopt's ``Sphere``; ``quat_to_
 convert.
 
 ``SO3NCDS`` is the Lie-group NCDS: orientations are mapped to the Lie algebra at the goal, xi = log(R_g^T R)
-(|xi| < pi), positions to p - p_g, and an NCDS field u' = f(u) runs on u = (xi, p - p_g) in R^3 or R^6. Because
-xi^T xi' <= -eps |xi|^2, |xi| never increases, so trajectories stay in the chart |xi| < pi and converge to
-the goal. Two integrators keep states exact rotations: ``rollout`` integrates u with torchdiffeq and returns
+(|xi| < pi), positions to p - p_g, and an NCDS field u' = f(u) runs on u = (xi, p - p_g) in R^3 or R^6. With
+position, J_hat is block-diagonal in (xi, p) (``NCDS(blocks=[3, 3])``; its entries depend on the whole u, so
+orientation and position still influence each other's speed), hence xi^T xi' <= -eps |xi|^2 on its own: |xi|
+never increases, trajectories stay in the chart |xi| < pi and converge to the goal. (A full 6 x 6 J_hat bounds
+only |u|; then |xi| can grow past pi while a large |p - p_g| shrinks, and measured it did.) Two integrators keep states exact rotations: ``rollout`` integrates u with torchdiffeq and returns
 R = R_g exp(xi); ``rollout_group`` steps on the group, R_{n+1} = R_n exp(dt omega_n) with the body angular
 velocity omega = J_r(xi) xi' (Lie-Euler, first order, products of rotations only).
 """
@@ -224,7 +226,12 @@ class SO3NCDS(nn.Module):
             raise ConfigError(f"unknown representation {representation!r}; allowed: matrix, quaternion")
         self.with_position, self.representation = with_position, representation
         self.dim = 6 if with_position else 3
-        self.field = NCDS(self.dim, hidden=hidden, depth=depth, activation=activation, eps=eps, n_nodes=n_nodes)
+        # block-diagonal J_hat: xi and p - p_g contract separately, so |xi| itself never increases (a full 6 x 6
+        # J_hat only bounds |u|, and |xi| could grow past pi while a large |p - p_g| shrinks)
+        blocks = [3, 3] if with_position else None
+        self.field = NCDS(
+            self.dim, hidden=hidden, depth=depth, activation=activation, eps=eps, n_nodes=n_nodes, blocks=blocks
+        )
         self.manifold = SO3()
         self.sphere = geoopt.Sphere()
         rg = torch.eye(3) if goal_rotation is None else self.manifold.projx(torch.as_tensor(goal_rotation).float())

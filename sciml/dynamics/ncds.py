@@ -57,6 +57,10 @@ class NCDS(nn.Module):
         integrator: ``"quadrature"`` (Gauss-Legendre, default) or ``"odeint"`` (torchdiffeq, reference).
         n_nodes: Gauss-Legendre nodes; rtol/atol/method: odeint settings for the line integral.
         goal: the equilibrium x0 (d,), default the origin.
+        blocks: sizes of diagonal blocks of J_hat (summing to d), e.g. ``[3, 3]``; None: a full d x d J_hat.
+            With blocks, J(x) is block-diagonal (its entries still depend on the whole x), so each block of the
+            state contracts on its own: (x_b - x0_b)^T f_b(x) <= -eps |x_b - x0_b|^2, and every |x_b - x0_b|
+            is non-increasing (not only their sum). ``SO3NCDS`` uses this to keep the rotation in its chart.
     """
 
     def __init__(
@@ -72,10 +76,13 @@ class NCDS(nn.Module):
         atol: float = 1e-9,
         method: str = "dopri5",
         goal: list[float] | None = None,
+        blocks: list[int] | None = None,
     ) -> None:
         super().__init__()
         if dim < 1:
             raise ConfigError(f"dim must be >= 1, got {dim}")
+        if blocks is not None and (sum(blocks) != dim or any(int(b) < 1 for b in blocks)):
+            raise ConfigError(f"blocks must be positive sizes summing to dim={dim}, got {blocks}")
         if not eps > 0:
             raise ConfigError(f"eps must be > 0 (it is the guaranteed contraction rate), got {eps}")
         if integrator not in INTEGRATORS:
@@ -87,10 +94,16 @@ class NCDS(nn.Module):
         if g.shape != (dim,):
             raise ShapeError(f"goal must have shape ({dim},), got {tuple(g.shape)}")
         self.register_buffer("goal", g.clone())
+        self.blocks = [int(b) for b in blocks] if blocks is not None else None
+        if self.blocks is not None:
+            self.register_buffer("block_mask", torch.block_diag(*[torch.ones(b, b) for b in self.blocks]))
+        else:
+            self.block_mask = None
 
     def jhat(self, x: torch.Tensor) -> torch.Tensor:
-        """J_hat(x): (batch, d) -> (batch, d, d)."""
-        return self.net(x).view(*x.shape[:-1], self.dim, self.dim)
+        """J_hat(x): (batch, d) -> (batch, d, d) (block-diagonal when ``blocks`` is set)."""
+        jh = self.net(x).view(*x.shape[:-1], self.dim, self.dim)
+        return jh if self.block_mask is None else jh * self.block_mask.to(jh.dtype)
 
     def jacobian(self, x: torch.Tensor) -> torch.Tensor:
         """The symmetric negative definite J(x) = -(J_hat^T J_hat + eps I), (batch, d, d)."""

@@ -105,3 +105,37 @@ def test_rotations_stay_exact_in_long_rollouts(representation):
     assert pt[:, -1].norm(dim=-1).max() < 1e-3
     orth, det = _orth_err(model.as_matrix(Rc.reshape(-1, *Rc.shape[2:])))
     assert orth < 1e-12 and det < 1e-12
+
+
+def test_full_pose_keeps_the_rotation_in_its_chart():
+    """|xi| is non-increasing on its own even when the position is far away (block-diagonal J_hat); with a full
+    6 x 6 J_hat (the control) it is not: only |u| = |(xi, p - p_g)| is bounded."""
+    from sciml.dynamics.ncds import NCDS
+
+    gen = torch.Generator().manual_seed(0)
+    xi = torch.randn(400, 3, generator=gen, dtype=D)
+    xi = 3.0 * xi / xi.norm(dim=-1, keepdim=True)  # near the edge of the chart
+    p = 10.0 * torch.randn(400, 3, generator=gen, dtype=D)  # far from the goal position
+    u = torch.cat([xi, p], -1)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = SO3NCDS(with_position=True, hidden=32, eps=0.1).double()
+        with torch.no_grad():
+            du = model(u)
+        rate = (xi * du[:, :3]).sum(-1) / (xi * xi).sum(-1)  # d/dt |xi|^2 / (2 |xi|^2)
+        assert rate.max() <= -0.1 + 1e-9
+        rate_p = (p * du[:, 3:]).sum(-1) / (p * p).sum(-1)
+        assert rate_p.max() <= -0.1 + 1e-9
+        torch.manual_seed(seed)
+        full = NCDS(6, hidden=32, eps=0.1).double()
+        with torch.no_grad():
+            dfull = full(u)
+        assert ((xi * dfull[:, :3]).sum(-1) > 0).any()  # the control: the full J_hat lets |xi| grow
+        assert ((u * dfull).sum(-1) <= -0.1 * (u * u).sum(-1) + 1e-9).all()  # while |u| still contracts
+    with torch.no_grad():
+        t = torch.linspace(0, 5, 30, dtype=D)
+        R0 = model.from_algebra(u[:8])[0]
+        Rt, _ = model.rollout(R0, model.from_algebra(u[:8])[1], t)
+        ang = so3_log(model.goal_rotation.double().transpose(-1, -2) @ model.as_matrix(Rt.reshape(-1, 3, 3)))
+        ang = ang.norm(dim=-1).reshape(8, -1)
+    assert (ang[:, 1:] <= ang[:, :-1] + 1e-6).all() and ang.max() < math.pi

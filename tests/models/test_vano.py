@@ -38,6 +38,18 @@ def test_decoding_one_latent_on_64_128_256_agrees_at_shared_points(decoder, feat
     assert torch.allclose(outs[2][..., ::2], outs[1], rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("decoder", ["linear", "concat", "split"])
+@pytest.mark.parametrize("features", ["periodic", "fourier"])
+def test_decoding_one_latent_on_nested_2d_grids_agrees_at_shared_points(decoder, features):
+    m = _vano(decoder=decoder, features=features)
+    z = torch.randn(2, 8, dtype=torch.float64)
+    g = Grid.uniform((16, 12), periodic=True)
+    coarse, fine = m.decode(z, g), m.decode(z, g.refine(4))
+    assert fine.shape == (2, 1, 64, 48)
+    assert torch.allclose(fine[..., ::4, ::4], coarse, rtol=0, atol=1e-13)
+    assert coarse.std() > 1e-3  # a non-trivial function, not a constant that would agree anyway
+
+
 def test_decoding_2d_grids_and_off_grid_points():
     m = _vano(decoder="concat", features="fourier", feature_scale=2.0)
     z = torch.randn(2, 8, dtype=torch.float64)

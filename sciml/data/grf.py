@@ -27,6 +27,10 @@ cosines/sines, not an FFT) at the grid coordinates. Hence sample ``i`` depends o
 continuous problem, and two resolutions give the same function on two grids (equal at shared points up to
 round-off). A grid that resolves fewer than ``n_modes`` frequencies simply sees aliased point values.
 
+Defaults: the ``grf`` generator (``generate``) uses the periodic basis, the field of the data spec; the
+library functions ``sample_grf``, ``grf_eigenvalues`` and ``grf_covariance`` default to the cosine basis (the
+FNO Darcy field, on which callers rely), so callers should name ``basis`` explicitly.
+
 Shapes: ``sample_grf`` returns ``(n_samples, *grid.shape)``; ``generate`` returns ``{"field": Field}`` with
 values ``(n_samples, 1, *grid.shape)``. Grids other than ``[0, 1]^d`` are mapped affinely onto ``[0, 1]^d``.
 Cost per sample: O(K^d N) for a 1-D grid and O(K^2 N + K N^2) in 2-D (K basis functions per axis).
@@ -166,6 +170,10 @@ def sample_grf(
 ) -> torch.Tensor:
     """Samples ``first_index .. first_index + n_samples - 1`` of the GRF on ``grid``.
 
+    Unlike the ``grf`` generator (``generate``, default ``basis="periodic"``), ``sample_grf``, ``grf_eigenvalues``
+    and ``grf_covariance`` keep ``basis="cosine"`` (the FNO Darcy field) as their default, since existing callers
+    rely on it; pass ``basis`` explicitly.
+
     Args:
         grid: a ``Grid`` (mapped onto ``[0, 1]^d``) or a resolution (int, with ``dim``, or list of ints), in
             which case ``Grid.uniform`` is used (periodic for the periodic basis).
@@ -251,7 +259,7 @@ def generate(
     tau: float = 3.0,
     sigma: float = 1.0,
     n_modes: int = 32,
-    basis: str = "cosine",
+    basis: str = "periodic",
     mean: float = 0.0,
     drop_constant: bool = False,
     variable: str = "u",
@@ -261,7 +269,9 @@ def generate(
 
     ``resolution`` is an int (``dim`` axes of that size, ``dim`` defaults to 2) or a list of per-axis sizes.
     The grid is ``Grid.uniform`` on ``[0, 1]^d``, periodic for the periodic basis. ``dtype`` is
-    ``"float32"`` or ``"float64"``.
+    ``"float32"`` or ``"float64"``. ``basis`` defaults to ``"periodic"``, the field of the data spec
+    (eigenvalues ``((2 pi |k|)^2 + tau^2)^(-alpha)``); ``"cosine"`` and ``"sine"`` select the Neumann and
+    Dirichlet fields (``c = pi``).
     """
     torch_dtype = _parse_dtype(dtype)
     grid = _as_grid(resolution, dim, basis)

@@ -24,7 +24,8 @@ with ``alpha = 2.5``, ``tau = 7`` and the mean removed (``sciml.data.grf.sample_
 strided subset, so the same seed gives the same flow at every output resolution that divides the solver grid.
 
 Shapes: ``generate`` returns ``{"input": w(t_start), "output": w(t_start + T)}`` as Fields
-``(n_samples, 1, N, N)`` on the periodic unit-square grid, or, with ``trajectory=True``,
+``(n_samples, 1, N, N)`` on the periodic unit-square grid (``Field.time`` holds the absolute times ``t_start`` and
+``t_start + T``; ``t_start`` and ``T`` must be whole numbers of steps ``dt``), or, with ``trajectory=True``,
 ``{"trajectory": {"values": (n_samples, n_time, 1, N, N), "grid": Grid, "time": (n_time,),
 "variables": ["vorticity"]}}``, the keyword arguments of ``sciml.fields.hdf5.write_trajectories``; snapshots at
 ``t_k = t_start + k T / n_snapshots``, ``k = 0..n_snapshots``.
@@ -204,8 +205,8 @@ def generate(
         nu: viscosity (FNO data sets: 1e-3, 1e-4, 1e-5). T: time span recorded. dt: time step.
         t_start: burn-in time integrated (unrecorded) from the GRF before the recorded span begins, so the input
             is a developed flow; the pair is (w(t_start), w(t_start + T)) (a multiple of dt, 0 = FNO's setting).
-        n_snapshots: recorded snapshots after t = 0 when ``trajectory=True`` (``T/dt`` must be a multiple).
-        trajectory: return the whole trajectory instead of the (w(0), w(T)) pair.
+        n_snapshots: recorded snapshots after ``t_start`` when ``trajectory=True`` (``T/dt`` must be a multiple).
+        trajectory: return the whole trajectory instead of the (w(t_start), w(t_start + T)) pair.
         solver_resolution: grid of the solver (default ``resolution``), a multiple of ``resolution``.
         forcing_amplitude: 0.1 in the FNO data set; 0 for free decay.
         alpha, tau, n_grf_modes: the periodic GRF of the initial vorticity (sigma = tau^(alpha - 1)).
@@ -217,7 +218,9 @@ def generate(
     solver_resolution = check_torus_params("navier_stokes", n_samples, resolution, solver_resolution, dtype)
     if not (dt > 0 and T > 0 and t_start >= 0):
         raise ConfigError(f"T and dt must be positive and t_start >= 0, got T={T}, dt={dt}, t_start={t_start}")
-    n_steps = round(T / dt)
+    # validated here so that a bad value is reported under its own name (solve() only knows "T")
+    time_steps(t_start, dt, "t_start", minimum=0)
+    n_steps = time_steps(T, dt, "T")
     if trajectory:
         if n_snapshots < 1 or n_steps % n_snapshots:
             raise ConfigError(f"T/dt = {n_steps} steps must be a positive multiple of n_snapshots={n_snapshots}")
@@ -248,7 +251,7 @@ def generate(
         if t_start > 0:
             w0 = solver.solve(w0, t_start, dt)[0][:, -1]
         snaps, times = solver.solve(w0, T, dt, record_every=record_every)
-        times = times + t_start
+        times = times + t_start  # absolute times: t_start + k T / n_snapshots (t_start ... t_start + T)
         if not trajectory:
             snaps = snaps[:, [0, -1]]
         chunks.append(snaps[..., ::stride, ::stride].to(out_dtype))
@@ -266,8 +269,10 @@ def generate(
     }
     if trajectory:
         return {"trajectory": {"values": values, "grid": grid, "time": times, "variables": ["vorticity"]}}
-    t0 = torch.full((n_samples,), float(times[0]), dtype=torch.float64)
+    # ``times`` already holds absolute times: the input is at t_start, the output at t_start + T
+    t_in = torch.full((n_samples,), float(times[0]), dtype=torch.float64)
+    t_out = torch.full((n_samples,), float(times[-1]), dtype=torch.float64)
     return {
-        "input": Field(values[:, 0], grid, variables=["vorticity"], time=t0, attrs=attrs),
-        "output": Field(values[:, -1], grid, variables=["vorticity"], time=t0 + float(times[-1]), attrs=attrs),
+        "input": Field(values[:, 0], grid, variables=["vorticity"], time=t_in, attrs=attrs),
+        "output": Field(values[:, -1], grid, variables=["vorticity"], time=t_out, attrs=attrs),
     }

@@ -21,9 +21,10 @@ convert.
 position, J_hat is block-diagonal in (xi, p) (``NCDS(blocks=[3, 3])``; its entries depend on the whole u, so
 orientation and position still influence each other's speed), hence xi^T xi' <= -eps |xi|^2 on its own: |xi|
 never increases, trajectories stay in the chart |xi| < pi and converge to the goal. (A full 6 x 6 J_hat bounds
-only |u|; then |xi| can grow past pi while a large |p - p_g| shrinks, and measured it did.) Two integrators keep states exact rotations: ``rollout`` integrates u with torchdiffeq and returns
-R = R_g exp(xi); ``rollout_group`` steps on the group, R_{n+1} = R_n exp(dt omega_n) with the body angular
-velocity omega = J_r(xi) xi' (Lie-Euler, first order, products of rotations only).
+only |u|; then |xi| can grow past pi while a large |p - p_g| shrinks, and measured it did.) Two integrators keep
+states exact rotations: ``rollout`` integrates u with torchdiffeq and returns R = R_g exp(xi); ``rollout_group``
+steps on the group, R_{n+1} = R_n exp(dt omega_n) with the body angular velocity omega = J_r(xi) xi' (Lie-Euler,
+first order, products of rotations only).
 """
 
 from __future__ import annotations

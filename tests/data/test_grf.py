@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sciml.data import generate
-from sciml.data.grf import grf_covariance, sample_grf
+from sciml.data.grf import grf_covariance, grf_eigenvalues, sample_grf
 from sciml.errors import ConfigError
 from sciml.fields.grid import Grid
 
@@ -112,6 +112,31 @@ def test_generate_returns_field_on_the_right_grid():
     assert f1.values.shape == (2, 1, 10) and f1.values.dtype == torch.float64
     assert f1.grid == Grid.uniform(10)
     assert torch.equal(f1.values[:, 0], sample_grf(2, 10, dim=1, basis="sine"))
+
+
+def test_generate_defaults_to_the_spec_field_with_periodic_eigenvalues():
+    """data.md: eigenvalues ((2 pi n)^2 + tau^2)^(-alpha), i.e. the periodic basis (not the cosine one, (pi n)^2).
+    The KL coefficients of each default sample are read back from its discrete Fourier transform: with
+    u = sqrt(lam_0) xi_0 + sum_k sqrt(2 lam_k) (xi_ck cos 2 pi k x + xi_sk sin 2 pi k x) on the periodic grid
+    x_j = j / N, rfft(u)_k = N sqrt(lam_k / 2) (xi_ck - i xi_sk), with xi drawn from default_rng([seed, i])."""
+    n, seed, n_samples = 128, 3, 3
+    field = generate("grf", n_samples=n_samples, resolution=n, dim=1, seed=seed, dtype="float64", progress=False)
+    field = field["field"]
+    assert field.attrs["basis"] == "periodic" and field.grid == Grid.uniform(n, periodic=True)
+    alpha, tau, n_modes = 2.0, 3.0, 32  # the generator's defaults (sigma = 1)
+    k = np.arange(1, n_modes + 1)
+    lam = ((2 * math.pi * k) ** 2 + tau**2) ** (-alpha)
+    u_hat = np.fft.rfft(field.values[:, 0].numpy(), axis=-1)
+    for i in range(n_samples):
+        xi = np.random.default_rng([seed, i]).standard_normal(2 * n_modes + 1)
+        assert u_hat[i, 0].real / n == pytest.approx(tau ** (-alpha) * xi[0], rel=1e-10)
+        coef = u_hat[i, 1 : n_modes + 1] * math.sqrt(2.0) / n
+        np.testing.assert_allclose(coef.real, np.sqrt(lam) * xi[1::2], rtol=1e-8, atol=1e-13)
+        np.testing.assert_allclose(-coef.imag, np.sqrt(lam) * xi[2::2], rtol=1e-8, atol=1e-13)
+        assert np.abs(u_hat[i, n_modes + 1 :]).max() < 1e-10 * n  # nothing above n_modes
+    lam_lib = grf_eigenvalues(dim=1, alpha=alpha, tau=tau, n_modes=n_modes, basis="periodic")
+    np.testing.assert_allclose(lam_lib[1::2], lam, rtol=1e-14)
+    np.testing.assert_allclose(lam_lib[2::2], lam, rtol=1e-14)
 
 
 def test_bad_parameters_raise_config_errors_naming_the_problem():

@@ -135,7 +135,7 @@ def main(argv=None) -> dict:
         epochs, subsample, n_far, points, hidden, repeats = args.epochs or 2, 50, 8, 50, 16, 2
     else:
         datasets = [["Angle"], ["Sine"], ["Worm"], ["CShape"], ["Angle", "Sine"], ["Angle", "Sine", "Worm", "CShape"]]
-        epochs, subsample, n_far, points, hidden, repeats = args.epochs or 60, 10, 100, 200, 32, 5
+        epochs, subsample, n_far, points, hidden, repeats = args.epochs or 300, 10, 100, 200, 32, 5
     train_cfg = {"epochs": epochs, "batch_size": 128, "lr": 3e-3, "seed": 0, "device": "cpu", "progress": False}
     results: dict = {
         "settings": {

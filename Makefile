@@ -1,7 +1,9 @@
 # The two README commands: `make demo` and `make test`. Both create .venv, install, then run.
-# CPU wheel of torch by default; on a GPU machine: make demo TORCH=torch
+# torch is installed first, pinned (TORCH); on a GPU machine: make demo TORCH=torch. TORCH_INDEX picks a wheel
+# index, e.g. TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU-only build on a machine without a GPU.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -13,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

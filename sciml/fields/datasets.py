@@ -19,7 +19,9 @@ Sources:
   variable of cell edges, whose extent is used) gives the domain.
 
 Items are tensors ``x: (C_in, *spatial)``, ``y: (C_out, *spatial)`` of ``dtype`` on the CPU, so the default
-collate gives ``(batch, C, *spatial)``, the layout every sciml model takes with ``dataset.grid``.
+collate gives ``(batch, C, *spatial)``, the layout every sciml model takes with ``dataset.grid``. Where an HDF5
+group stores a mask, item values under a False mask are 0 (``sciml.fields.resample.zero_outside_mask``, as in
+``Field.resample``), whatever the file holds there.
 
 Resolution. ``resolution`` (an int for all axes, a tuple per axis, or a target ``Grid`` of the same domain)
 chooses the grid items are returned on, per axis:
@@ -58,9 +60,9 @@ import torch
 from torch.utils.data import Dataset
 
 from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
-from sciml.fields.grid import Grid, PointCloud
+from sciml.fields.grid import Grid, PointCloud, _coords_match
 from sciml.fields.hdf5 import _check_mask, _check_numeric, _dataset, _format_version, read_grid
-from sciml.fields.resample import resample_values
+from sciml.fields.resample import resample_values, zero_outside_mask
 
 __all__ = ["OperatorDataset", "TrajectoryDataset", "split_indices", "channel_stats"]
 
@@ -278,20 +280,30 @@ class _H5Group:
             arr = np.take(arr, pos, axis=axis)
         return arr
 
-    def read_mask(self, i: int, spatial: tuple, channels: Sequence[int] | None) -> np.ndarray | None:
-        """Mask of field sample ``i``: ``(1, *spatial)``, or ``(C, *spatial)`` for a values-shaped mask."""
+    def read_mask(self, lead_sel: tuple, spatial: tuple, channels: Sequence[int] | None) -> np.ndarray | None:
+        """Mask of the item ``read(lead_sel, channels, spatial)`` returns, broadcastable to it: ``(1, *spatial)``
+        for a shared or per-sample (per-trajectory) mask, else the values' layout (``(C, *spatial)`` for a
+        field sample, ``(n_frames, C, *spatial)`` for frames of a trajectory)."""
         if not self.has_mask:
             return None
         nd = len(self.grid.shape)
-        if len(self.mask_shape) not in (nd, nd + 2):
+        rank = len(self.mask_shape)
+        i = int(lead_sel[0])
+        if rank not in (nd, nd + 2, nd + 1 + self.lead):
             raise DataFormatError(f"{self.where}: mask has shape {self.mask_shape}, not a schema layout")
         try:
             m = self._handle.member(f"{self.name}/mask")
-            out = m[spatial][None] if len(self.mask_shape) == nd else m[(i, slice(None), *spatial)]
+            if rank == nd:
+                out = m[spatial][None]
+            elif rank == nd + 1 + self.lead:  # the values' layout (fields: also (batch, 1, *spatial))
+                out = m[(*lead_sel, slice(None), *spatial)]
+            else:  # (n_traj, 1, *spatial): one mask per trajectory
+                out = m[(i, slice(None), *spatial)]
         except (OSError, RuntimeError) as e:
-            raise self._corrupt(f"the mask of sample {i}", e) from None
-        if out.shape[0] > 1 and channels is not None:
-            out = out[list(channels)]
+            raise self._corrupt(f"the mask of {self._item(lead_sel)}", e) from None
+        axis = out.ndim - nd - 1  # channel axis
+        if out.shape[axis] > 1 and channels is not None:
+            out = np.take(out, list(channels), axis=axis)
         return np.asarray(out, dtype=bool)
 
 
@@ -322,9 +334,9 @@ class _H5Shards:
         part, j = self._locate(int(lead_sel[0]))
         return part.read((j, *lead_sel[1:]), channels, spatial)
 
-    def read_mask(self, i: int, spatial: tuple, channels):
-        part, j = self._locate(i)
-        return part.read_mask(j, spatial, channels)
+    def read_mask(self, lead_sel: tuple, spatial: tuple, channels):
+        part, j = self._locate(int(lead_sel[0]))
+        return part.read_mask((j, *lead_sel[1:]), spatial, channels)
 
 
 def _concat_opt(arrays):
@@ -453,7 +465,7 @@ class _XrVars:
             parts.append(np.asarray(v.transpose(*keep, *self.spatial_dims).values))
         return np.stack(parts, axis=len(keep))
 
-    def read_mask(self, i: int, spatial: tuple, channels):
+    def read_mask(self, lead_sel: tuple, spatial: tuple, channels):
         return None
 
 
@@ -516,12 +528,11 @@ def _axis_stride(a: np.ndarray, b: np.ndarray) -> int | None:
     if b.size > a.size:
         return None
     if b.size == 1:
-        hits = np.nonzero(np.isclose(a, b[0], rtol=0, atol=1e-12 * max(1.0, np.abs(a).max())))[0]
-        return None if hits.size == 0 or hits[0] != 0 else 1
+        return 1 if _coords_match(a[:1], b) else None
     s = (a.size - 1) // (b.size - 1) if b.size > 1 else 1
     for cand in {s, max(1, round((b[1] - b[0]) / (a[1] - a[0]))) if a.size > 1 else 1}:
         sub = a[::cand][: b.size]
-        if sub.size == b.size and np.allclose(sub, b, rtol=0, atol=1e-12 * max(1.0, np.abs(a).max())):
+        if sub.size == b.size and _coords_match(sub, b):
             return cand
     return None
 
@@ -667,6 +678,24 @@ def _make_source(source, name, lead: int, lead_dims, channel_dim: str):
     return _XrVars(source, name, lead_dims, channel_dim)
 
 
+def _read_masked(src, lead_sel: tuple, channels, plan: _Plan) -> np.ndarray:
+    """Read one item; where a stored mask is False the values become 0 (whatever they are: NaN placeholders or
+    fill values), exactly as ``Field.resample`` does, before any resampling."""
+    arr = src.read(lead_sel, channels, tuple(plan.slices))
+    if src.has_mask:
+        arr = zero_outside_mask(arr, src.read_mask(lead_sel, tuple(plan.slices), channels))
+    return arr
+
+
+def _mask_on_target(src, lead_sel: tuple, channels, plan: _Plan) -> np.ndarray | None:
+    """The stored mask of one item on the target grid (interpolated linearly and thresholded at 1/2 when
+    resampled, as in ``Field.resample``), or None."""
+    mask = src.read_mask(lead_sel, tuple(plan.slices), channels)
+    if mask is not None and plan.resamples:
+        mask = plan.apply(mask.astype(np.float64), torch.float64, method="linear").numpy() >= 0.5
+    return mask
+
+
 def _check_finite(arr: np.ndarray, where: str, item: str) -> None:
     # numpy (single-threaded): torch's intra-op thread pool costs more than the check on busy machines
     finite = np.isfinite(arr)
@@ -688,7 +717,8 @@ class OperatorDataset(Dataset):
         indices: subset of sample indices (e.g. from ``split_indices``); item ``k`` is sample ``indices[k]``.
         sample_dim, channel_dim: dimension names for xarray sources.
         check_finite: raise InvalidValueError naming the file and sample when an item contains NaN/Inf
-            (where a stored mask is False, NaN/Inf placeholders are replaced by 0 instead).
+            where a stored mask is True (values where it is False, NaN placeholders or fill values, are
+            returned as 0 before any resampling, exactly as ``Field.resample`` treats them).
 
     Attributes: ``grid`` (the grid items are returned on; ``input_grid``/``output_grid`` when they differ),
     ``input_variables``, ``output_variables``, ``indices``, ``n_samples`` (in the source).
@@ -753,11 +783,7 @@ class OperatorDataset(Dataset):
         return new
 
     def _read(self, src, plan: _Plan, channels, i: int) -> torch.Tensor:
-        arr = src.read((i,), channels, tuple(plan.slices))
-        if src.has_mask:  # NaN placeholders where the mask is False become 0 (as in Field.resample)
-            outside = ~np.broadcast_to(src.read_mask(i, tuple(plan.slices), channels), arr.shape)
-            if outside.any():
-                arr = np.where(outside & ~np.isfinite(arr), np.zeros((), arr.dtype), arr)
+        arr = _read_masked(src, (i,), channels, plan)
         if self.check_finite:
             _check_finite(arr, src.where, f"sample {i}")
         return plan.apply(arr, self.dtype)
@@ -784,9 +810,7 @@ class OperatorDataset(Dataset):
         from sciml.fields.field import Field
 
         units = [src.units[c] for c in channels] if channels else list(src.units)
-        mask = src.read_mask(i, tuple(plan.slices), channels)
-        if mask is not None and plan.resamples:
-            mask = plan.apply(mask.astype(np.float64), torch.float64, method="linear").numpy() >= 0.5
+        mask = _mask_on_target(src, (i,), channels, plan)
         time = None
         if src.time is not None and src.time.shape == (src.shape[0],):
             time = torch.tensor([src.time[i]], dtype=torch.float64)
@@ -819,7 +843,9 @@ class TrajectoryDataset(Dataset):
     channels ``[t0 c0 .. t0 c_{C-1}, t1 c0, ...]``), or ``(n_in, C, *spatial)`` / ``(n_out, C, *spatial)``.
 
     ``indices`` selects TRAJECTORIES (not windows), so a train/test split never puts windows of one trajectory
-    on both sides. Other arguments as in ``OperatorDataset``; for xarray sources the variables need dims
+    on both sides. A stored mask (``write_trajectories(..., mask=...)``) is honoured as in ``OperatorDataset``:
+    values where it is False are returned as 0 (NaN placeholders there are fine) and ``item_mask(k)`` gives the
+    masks of item ``k``. Other arguments as in ``OperatorDataset``; for xarray sources the variables need dims
     ``(sample_dim, time_dim, *spatial)`` or ``(time_dim, *spatial)``.
     """
 
@@ -914,10 +940,26 @@ class TrajectoryDataset(Dataset):
     def __getitem__(self, k: int):
         traj, frames = self.window(int(k))
         sel = (traj, slice(frames[0], frames[-1] + 1, self.step))
-        arr = self._src.read(sel, self._ch, tuple(self._plan.slices))  # (n_in + n_out, C, *spatial)
+        arr = _read_masked(self._src, sel, self._ch, self._plan)  # (n_in + n_out, C, *spatial)
         if self.check_finite:
             _check_finite(arr, self.where, f"trajectory {traj}, frames {frames}")
         t = self._plan.apply(arr, self.dtype)
+        x, y = t[: self.n_in], t[self.n_in :]
+        if self.fold_time:
+            x = x.reshape(-1, *x.shape[2:])
+            y = y.reshape(-1, *y.shape[2:])
+        return x, y
+
+    def item_mask(self, k: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Boolean masks ``(x_mask, y_mask)`` shaped like item ``k``'s ``(x, y)`` (on the returned grid), or None
+        when the source stores no mask. Values of item ``k`` are 0 wherever its mask is False."""
+        if not self._src.has_mask:
+            return None
+        traj, frames = self.window(int(k))
+        sel = (traj, slice(frames[0], frames[-1] + 1, self.step))
+        m = _mask_on_target(self._src, sel, self._ch, self._plan)
+        n_ch = len(self.variables)
+        t = torch.from_numpy(np.array(np.broadcast_to(m, (len(frames), n_ch, *self.grid.shape)), dtype=bool))
         x, y = t[: self.n_in], t[self.n_in :]
         if self.fold_time:
             x = x.reshape(-1, *x.shape[2:])

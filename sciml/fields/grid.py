@@ -8,6 +8,13 @@ A ``Grid`` is the tensor product of 1-D coordinate arrays, one per spatial axis,
 * non-periodic axis: arbitrary strictly increasing coordinates inside ``[lo, hi]``; ``Grid.uniform`` places
   ``n`` nodes at ``linspace(lo, hi, n)`` (end points included, the convention of the FNO Darcy data).
 
+An axis is *uniform* when its points are equispaced, ``x_i = x_0 + i h`` (on a periodic axis with
+``h = (hi - lo) / n``). The first point need not be the lower bound: cell-centred data (``x_i = (i + 1/2) h``,
+e.g. PDEBench, or xarray coordinates with CF cell-edge bounds) are uniform grids with an *offset*
+``x_0 - lo``; ``refine``, ``coarsen`` and ``with_shape`` keep it (see their docstrings). Equal spacing is tested
+to the round-off of the coordinates: coordinates that are float32 numbers (float32 files) get float32's
+tolerance, so a float32 copy of a uniform grid is still uniform.
+
 Quadrature weights integrate a function sampled on the grid: the rectangle rule on periodic axes
 (spectrally accurate for smooth periodic functions) and the trapezoid rule on non-periodic axes; the weights
 of a d-dimensional grid are the outer product of the 1-D weights and sum to the domain volume.
@@ -30,6 +37,59 @@ import torch
 from sciml.errors import GridError, ShapeError
 
 __all__ = ["Grid", "PointCloud"]
+
+_EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _is_float32(c: np.ndarray) -> bool:
+    """True when every coordinate is a float32 number (e.g. read from a float32 file)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.array_equal(c.astype(np.float32).astype(np.float64), c))
+
+
+def _coord_tol(c: np.ndarray, lo: float, hi: float) -> float:
+    """Absolute round-off tolerance of the coordinates ``c`` of an axis on ``(lo, hi)``.
+
+    float64 coordinates: ``1e-9`` of the mean spacing (as before); coordinates that are float32 numbers:
+    four float32 ulps of the largest magnitude (a float32 copy of equispaced points is off by half an ulp).
+    """
+    h = (c[-1] - c[0]) / (c.size - 1) if c.size > 1 else hi - lo
+    tol = 1e-9 * abs(h)
+    if _is_float32(c):
+        scale = max(abs(lo), abs(hi), abs(float(c[0])), abs(float(c[-1])))
+        tol = max(tol, 4 * _EPS32 * scale)
+    return tol
+
+
+def _coords_match(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` and ``b`` are the same points up to round-off (float32 round-off if either is float32 numbers)."""
+    if a.shape != b.shape:
+        return False
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max())) if a.size else 0.0
+    atol = 1e-12 * max(1.0, scale)
+    if _is_float32(a) or _is_float32(b):
+        atol = max(atol, 2 * _EPS32 * scale)
+    return bool(np.allclose(a, b, rtol=0, atol=atol))
+
+
+def _axis_coords(lo: float, hi: float, m: int, periodic: bool, a: float, b: float) -> np.ndarray:
+    """``m`` equispaced points on ``(lo, hi)`` with gaps ``a h`` before the first point and (non-periodic)
+    ``b h`` after the last one, ``h`` the spacing; ``a = b = 0`` gives exactly ``Grid.uniform``'s points."""
+    if periodic:
+        if a == 0.0:
+            return lo + (hi - lo) * np.arange(m) / m
+        return lo + (hi - lo) * (np.arange(m) + a) / m
+    if a == 0.0 and b == 0.0:
+        return np.linspace(lo, hi, m) if m > 1 else np.array([0.5 * (lo + hi)])
+    if m == 1:
+        return np.array([lo + (hi - lo) * a / (a + b)])
+    h = (hi - lo) / (m - 1 + a + b)
+    x = lo + (a + np.arange(m)) * h
+    if a == 0.0:
+        x[0] = lo
+    if b == 0.0:
+        x[-1] = hi
+    return x
 
 
 def _per_axis(value: Any, ndim: int, name: str) -> list:
@@ -93,9 +153,8 @@ class Grid:
         bl = []
         for i, (a, b, p) in enumerate(zip(arrays, bounds, self._periodic)):
             if b is None:
-                if p:
-                    h = a[1] - a[0] if a.size > 1 else 1.0
-                    b = (a[0], a[-1] + h)
+                if p:  # one mean spacing past the last point: (c[-1] - c[0]) n / (n - 1) is the period
+                    b = (a[0], a[0] + (a[-1] - a[0]) * a.size / (a.size - 1)) if a.size > 1 else (a[0], a[0] + 1.0)
                 else:
                     b = (a[0], a[-1])
             pair = () if isinstance(b, (str, bytes)) else b
@@ -179,17 +238,53 @@ class Grid:
         return float(np.prod(self.lengths))
 
     @cached_property
-    def is_uniform(self) -> bool:
-        """True when every axis is equispaced (and, on periodic axes, consistent with the bounds)."""
+    def _uniform_axes(self) -> tuple[bool, ...]:
+        out = []
         for c, p, (lo, hi) in zip(self._coords, self._periodic, self._bounds):
             if c.size < 2:
+                out.append(True)
                 continue
-            d = np.diff(c)
-            if not np.allclose(d, d[0], rtol=1e-9, atol=0):
-                return False
-            if p and not math.isclose(d[0], (hi - lo) / c.size, rel_tol=1e-9):
-                return False
-        return True
+            h = (hi - lo) / c.size if p else (c[-1] - c[0]) / (c.size - 1)
+            out.append(bool(np.all(np.abs(np.diff(c) - h) <= _coord_tol(c, lo, hi))))
+        return tuple(out)
+
+    @property
+    def is_uniform(self) -> bool:
+        """True when every axis is equispaced (and, on periodic axes, ``n`` spacings make the period).
+
+        The first point may be offset from the lower bound (e.g. cell centres); spacing is compared to the
+        round-off of the coordinates (float32 tolerance for coordinates that are float32 numbers)."""
+        return all(self._uniform_axes)
+
+    def is_uniform_axis(self, axis: int) -> bool:
+        """True when axis ``axis`` is equispaced (see ``is_uniform``)."""
+        return self._uniform_axes[axis]
+
+    def _layout(self, axis: int) -> tuple[float, float, float]:
+        """``(h, a, b)`` of a uniform axis: spacing, gap before the first point and (non-periodic) after the
+        last point as fractions of ``h``; gaps within round-off of 0 are exactly 0 (``Grid.uniform``)."""
+        c, p, (lo, hi) = self._coords[axis], self._periodic[axis], self._bounds[axis]
+        n = c.size
+        if n == 1 and not p:
+            return hi - lo, 0.0, 0.0
+        tol = _coord_tol(c, lo, hi)
+        if p:
+            h = (hi - lo) / n
+            a = float(np.mean(c - lo - h * np.arange(n))) / h  # least-squares offset (averages float32 noise)
+            if a < tol / h:
+                a = 0.0
+            return h, a, 0.0
+        h = (c[-1] - c[0]) / (n - 1)
+        a = (c[0] - lo) / h if c[0] - lo > tol else 0.0
+        b = (hi - c[-1]) / h if hi - c[-1] > tol else 0.0
+        return h, float(a), float(b)
+
+    def axis_offset(self, axis: int) -> float:
+        """Distance of a uniform axis' first point from its lower bound (0 for ``Grid.uniform``)."""
+        if not self._uniform_axes[axis]:
+            raise GridError(f"axis {axis} is not uniform; its offset is not defined")
+        h, a, _ = self._layout(axis)
+        return a * h
 
     @property
     def spacing(self) -> tuple[float, ...]:
@@ -198,7 +293,7 @@ class Grid:
             raise GridError("spacing is only defined for uniform grids; use coords instead")
         out = []
         for c, p, (lo, hi) in zip(self._coords, self._periodic, self._bounds):
-            out.append((hi - lo) / c.size if p else (float(c[1] - c[0]) if c.size > 1 else hi - lo))
+            out.append((hi - lo) / c.size if p else (float(c[-1] - c[0]) / (c.size - 1) if c.size > 1 else hi - lo))
         return tuple(out)
 
     def axis_weights(self, axis: int) -> np.ndarray:
@@ -246,26 +341,68 @@ class Grid:
         return self.meshgrid(device, dtype).reshape(self.ndim, -1).T.contiguous()
 
     # ------------------------------------------------------------------ refinement
-    def refine(self, factor: int | Sequence[int] = 2) -> Grid:
-        """Uniform grid of the same domain with ``factor`` times more cells per axis.
+    def _rebuild(self, shape: Sequence[int], gaps: Sequence[Any]) -> Grid:
+        """Grid with ``shape`` on the same domain; per axis ``gaps`` is ``(a, b)`` (see ``_axis_coords``), None
+        (keep the axis) or the coordinates themselves."""
+        coords = []
+        for i, (m, g) in enumerate(zip(shape, gaps)):
+            if g is None:  # keep the axis as it is
+                coords.append(self._coords[i])
+                continue
+            if isinstance(g, np.ndarray):
+                coords.append(g)
+                continue
+            (lo, hi), p = self._bounds[i], self._periodic[i]
+            coords.append(_axis_coords(lo, hi, m, p, g[0], g[1]))
+        return Grid(coords, self._bounds, self._periodic, self._names)
 
-        Periodic axes go from n to n*factor points; non-periodic axes from n to (n-1)*factor+1 nodes, so the
-        coarse points are a strided subset of the fine ones.
+    def refine(self, factor: int | Sequence[int] = 2) -> Grid:
+        """Uniform grid of the same domain with ``factor`` times more cells per axis, nested: the points of
+        ``self`` are ``refine(f).coords[i][::f]`` (so ``refine(f).stride_to(self) == f`` and ``coarsen`` inverts it).
+
+        Periodic axes go from n to n*factor points; non-periodic axes from n to (n-1)*factor+1 nodes. The first
+        (and on non-periodic axes the last) point is kept. A periodic axis whose first point is offset from
+        the lower bound by ``a`` cells cannot be refined by ``f >= 1 / a`` that way (the refined grid would
+        need a point at the upper bound, e.g. cell centres refined by 2): GridError; use ``with_shape`` for a
+        grid with the same relative offset (not nested).
         """
         if not self.is_uniform:
             raise GridError("refine() needs a uniform grid")
         fac = [int(f) for f in _per_axis(factor, self.ndim, "factor")]
         if any(f < 1 for f in fac):
             raise GridError(f"refinement factor must be a positive integer, got {factor}")
-        shape = [n * f if p else (n - 1) * f + 1 for n, f, p in zip(self.shape, fac, self._periodic)]
-        return Grid.uniform(shape, self._bounds, self._periodic, self._names)
+        shape, gaps = [], []
+        for i, (n, f, p) in enumerate(zip(self.shape, fac, self._periodic)):
+            h, a, b = self._layout(i)
+            if not p and n == 1:
+                shape.append(1)
+                gaps.append(None)
+                continue
+            if p and a > 0 and a * f > 1.0 - f * _coord_tol(self._coords[i], *self._bounds[i]) / h:
+                raise GridError(
+                    f"cannot refine periodic axis {i} ({self._names[i]}) by {f} keeping its points: its first point "
+                    f"is offset by {a:.6g} of a cell from the lower bound {self._bounds[i][0]}, so a nested grid "
+                    f"with {n * f} points would need a point at the upper bound; use with_shape() for a grid "
+                    "with the same relative offset"
+                )
+            shape.append(n * f if p else (n - 1) * f + 1)
+            c = self._coords[i]
+            if (a or b) and not _is_float32(c):
+                # offset axis: the kept points are exactly self's (coarsen(f) gives self back bit for bit)
+                sub = c if p else c[:-1]
+                fine = (sub[:, None] + (h / f) * np.arange(f)[None, :]).ravel()
+                gaps.append(fine if p else np.append(fine, c[-1]))
+            else:  # standard axis (Grid.uniform's points), or float32 points: the equispaced points they round
+                gaps.append((a * f, b * f))
+        return self._rebuild(shape, gaps)
 
     def coarsen(self, factor: int | Sequence[int] = 2) -> Grid:
-        """Inverse of ``refine``: keeps every ``factor``-th point; raises GridError if sizes don't divide."""
+        """Inverse of ``refine``: keeps every ``factor``-th point, starting with the first one (the points are
+        ``coords[i][::factor]``, also on offset grids); raises GridError if sizes don't divide."""
         if not self.is_uniform:
             raise GridError("coarsen() needs a uniform grid")
         fac = [int(f) for f in _per_axis(factor, self.ndim, "factor")]
-        shape = []
+        coords = []
         for i, (n, f, p) in enumerate(zip(self.shape, fac, self._periodic)):
             cells = n if p else n - 1
             if f < 1 or cells % f != 0 or cells // f < 1:
@@ -273,15 +410,34 @@ class Grid:
                     f"cannot coarsen axis {i} with {n} points ({'periodic' if p else 'non-periodic'}) by {f}: "
                     f"{cells} cells are not divisible by {f}"
                 )
-            shape.append(cells // f if p else cells // f + 1)
-        return Grid.uniform(shape, self._bounds, self._periodic, self._names)
+            _, a, b = self._layout(i)
+            m = cells // f if p else cells // f + 1
+            if a == 0.0 and b == 0.0:  # standard axis: exactly Grid.uniform's points
+                coords.append(_axis_coords(*self._bounds[i], m, p, 0.0, 0.0))
+            else:  # offset axis: exactly the kept points
+                coords.append(self._coords[i][::f])
+        return Grid(coords, self._bounds, self._periodic, self._names)
 
-    def with_shape(self, shape: Sequence[int]) -> Grid:
-        """Uniform grid of the same domain, periodicity and names with another number of points."""
-        return Grid.uniform(shape, self._bounds, self._periodic, self._names)
+    def with_shape(self, shape: int | Sequence[int]) -> Grid:
+        """Uniform grid of the same domain, periodicity and names with another number of points.
+
+        Offsets are kept relative to the spacing: the gap between the lower bound and the first point (and on
+        non-periodic axes between the last point and the upper bound) is the same fraction of a cell, so cell
+        centres stay cell centres. Non-uniform axes give ``Grid.uniform``'s points."""
+        shape = [int(shape)] if isinstance(shape, (int, np.integer)) else [int(s) for s in shape]
+        if len(shape) != self.ndim or any(s < 1 for s in shape):
+            raise GridError(f"shape must be {self.ndim} positive sizes, got {shape}")
+        gaps = []
+        for i in range(self.ndim):
+            h, a, b = self._layout(i) if self._uniform_axes[i] else (1.0, 0.0, 0.0)
+            if self._periodic[i] and a > 1.0 - _coord_tol(self._coords[i], *self._bounds[i]) / h:
+                a = 0.0  # a full cell: the same points on the circle, starting at the lower bound
+            gaps.append((a, b))
+        return self._rebuild(shape, gaps)
 
     def stride_to(self, other: Grid) -> tuple[int, ...] | None:
-        """Per-axis integer strides s such that ``other.coords[i] == self.coords[i][::s]``, else None."""
+        """Per-axis integer strides s such that ``other.coords[i] == self.coords[i][::s]`` (to round-off: float32
+        round-off when either grid's coordinates are float32 numbers), else None."""
         if other.ndim != self.ndim or other.periodic != self.periodic:
             return None
         strides = []
@@ -297,7 +453,7 @@ class Grid:
             else:
                 s = (a.size - 1) // (b.size - 1)
             sub = a[::s][: b.size]
-            if sub.size != b.size or not np.allclose(sub, b, rtol=0, atol=1e-12 * max(1.0, np.abs(a).max())):
+            if sub.size != b.size or not _coords_match(sub, b):
                 return None
             strides.append(s)
         return tuple(strides)

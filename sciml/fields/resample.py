@@ -45,6 +45,7 @@ __all__ = [
     "interpolation_matrix",
     "spectral_resample_axis",
     "field_norm",
+    "zero_outside_mask",
 ]
 
 _METHODS = (None, "spectral", "linear", "cubic")
@@ -187,15 +188,6 @@ def _check_domain(src: Grid, dst: Grid) -> None:
             )
 
 
-def _uniform_axis(g: Grid, i: int) -> bool:
-    c = g.coords[i]
-    if c.size < 2:
-        return True
-    d = np.diff(c)
-    lo, hi = g.bounds[i]
-    return bool(np.allclose(d, (hi - lo) / c.size, rtol=1e-9, atol=0))
-
-
 def resample_values(values: torch.Tensor, src: Grid, dst: Grid, method: str | None = None) -> torch.Tensor:
     """Values ``(batch, channels, *src.shape)`` on ``src`` -> ``(batch, channels, *dst.shape)`` on ``dst``."""
     if method not in _METHODS:
@@ -214,12 +206,16 @@ def resample_values(values: torch.Tensor, src: Grid, dst: Grid, method: str | No
             continue
         dim = 2 + i
         per = src.periodic[i]
-        spectral_ok = per and _uniform_axis(src, i) and _uniform_axis(dst, i)
+        spectral_ok = per and src.is_uniform_axis(i) and dst.is_uniform_axis(i)
         if method == "spectral" and not spectral_ok:
             raise GridError(f"spectral resampling needs uniform periodic axes; axis {i} ({src.names[i]}) is not")
         if method == "spectral" or (method is None and spectral_ok):
+            # offset between the first points of the two grids (their least-squares uniform fits, which
+            # averages the round-off of float32 coordinates), as a fraction of the period
             lo, hi = src.bounds[i]
-            shift = (b[0] - a[0]) / (hi - lo)
+            first_a = lo + src.axis_offset(i)
+            first_b = dst.bounds[i][0] + dst.axis_offset(i)
+            shift = (first_b - first_a) / (hi - lo)
             if abs(shift) < 1e-14:
                 shift = 0.0
             out = spectral_resample_axis(out, dim, b.size, shift)
@@ -235,12 +231,26 @@ def _strides(src: Grid, dst: Grid) -> list[int] | None:
     return None if strides is None else list(strides)
 
 
+def zero_outside_mask(values: Any, mask: Any) -> Any:
+    """``values`` (torch tensor or numpy array) with every entry where ``mask`` is False set to 0.
+
+    ``mask`` broadcasts against ``values`` (e.g. ``(*spatial)`` or ``(batch, 1, *spatial)`` against
+    ``(batch, C, *spatial)``); None returns ``values`` unchanged. This is what ``Field.resample`` does before
+    resampling (so NaN or fill-value placeholders outside the mask do not spread), and what the lazy datasets
+    do to every item read from a file with a mask.
+    """
+    if mask is None:
+        return values
+    if isinstance(values, torch.Tensor):
+        m = torch.as_tensor(mask, dtype=torch.bool, device=values.device)
+        return torch.where(m, values, torch.zeros((), dtype=values.dtype, device=values.device))
+    values = np.asarray(values)
+    return np.where(np.asarray(mask, dtype=bool), values, np.zeros((), dtype=values.dtype))
+
+
 def _zero_masked(field: Any) -> torch.Tensor:
     v = field.values
-    m = field._mask_full(v)
-    if m is None:
-        return v
-    return torch.where(m, v, torch.zeros((), dtype=v.dtype, device=v.device))
+    return zero_outside_mask(v, field._mask_full(v))
 
 
 def _resample_mask(mask: torch.Tensor | None, spatial_ndim: int, src: Grid, dst: Grid) -> torch.Tensor | None:
@@ -295,7 +305,7 @@ def restrict_field(field: Any, factor: int | Sequence[int] = 2) -> Any:
     if len(fac) != g.ndim:
         raise GridError(f"factor has {len(fac)} entries but the grid has {g.ndim} axes")
     if g.is_uniform:
-        coarse = g.coarsen(fac)
+        coarse = g.coarsen(fac)  # coords[i][::f] (Grid.uniform's points on standard axes)
     else:
         coords = []
         for i, (c, f, p) in enumerate(zip(g.coords, fac, g.periodic)):

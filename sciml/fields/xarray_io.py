@@ -19,7 +19,8 @@ remaining dims (or ``spatial_dims``) are the grid axes, in order. Coordinates mu
 increasing: a decreasing or repeated coordinate (e.g. latitude 90 -> -90) raises GridError naming it rather
 than being reordered silently (use ``obj.sortby(name)`` first). A dim without a coordinate gets
 ``0, 1, ..., n-1``. ``periodic`` and ``bounds`` (per axis: one value, a list, or a dict by axis name) apply
-when the object carries no sciml attributes. A ``time`` coordinate of datetime64 type becomes float64
+when the object carries no sciml attributes; a ``bounds`` pair of two numbers ``(lo, hi)`` applies to every
+axis, a sequence of pairs (or None) gives one per axis. A ``time`` coordinate of datetime64 type becomes float64
 seconds since 1970-01-01 (recorded as ``attrs["time_units"]``).
 
 Dask-backed input stays lazy: the Field keeps the dask array and computes it on first use of ``.values``.
@@ -90,6 +91,10 @@ def field_to_xarray(field: Field):
     return xr.DataArray(data, dims=dims, coords=coords, attrs=attrs, name="field")
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def _per_axis(value: Any, names: Sequence[str], what: str, default: Any) -> list:
     if value is None:
         return [default] * len(names)
@@ -101,8 +106,8 @@ def _per_axis(value: Any, names: Sequence[str], what: str, default: Any) -> list
     if isinstance(value, (bool, np.bool_)) or (what == "periodic" and np.ndim(value) == 0):
         return [bool(value)] * len(names)
     value = list(value)
-    if what == "bounds" and len(value) == 2 and np.ndim(value[0]) == 0 and len(names) != 2:
-        return [tuple(value)] * len(names)
+    if what == "bounds" and len(value) == 2 and all(_is_number(v) for v in value):
+        return [tuple(value)] * len(names)  # one (lo, hi) pair for every axis, whatever their number
     if len(value) != len(names):
         raise DataFormatError(f"{what} has {len(value)} entries but there are {len(names)} axes {list(names)}")
     return value

@@ -492,14 +492,95 @@ def test_directory_of_shards_concatenates_samples_with_mask(tmp_path):
     full = np.concatenate(parts)
     ds = OperatorDataset(shards, resolution=4, return_fields=True)
     assert len(ds) == 7
+    inside = mask[::2, ::2]
     for k in (0, 2, 3, 6):
-        x, y = ds[k]
-        assert torch.equal(x.values[0], torch.from_numpy(full[k][:, ::2, ::2]))
+        x, y = ds[k]  # values where the mask is False read as 0, as Field.resample does
+        assert torch.equal(x.values[0], torch.from_numpy(np.where(inside, full[k][:, ::2, ::2], 0)))
         assert torch.equal(y.values[0], torch.from_numpy(-full[k][:, ::2, ::2]))
-        assert torch.equal(x.mask, torch.from_numpy(mask[::2, ::2])[None, None]) and y.mask is None
+        assert torch.equal(x.mask, torch.from_numpy(inside)[None, None]) and y.mask is None
     x, _ = ds[4]  # the NaN placeholder outside the mask is read as 0
     x = x.values[0]
-    assert x[0, 0, 0] == 0 and torch.equal(x[0, 1:], torch.from_numpy(full[4][0, 2::2, ::2]))
+    assert x[0, 0, 0] == 0 and torch.equal(x[0], torch.from_numpy(np.where(inside, full[4][0, ::2, ::2], 0)))
     write_file(shards / "part2.h5", {"input": (parts[0], Grid.uniform((8, 8)), ["a"]), "output": (parts[0], g, ["u"])})
     with pytest.raises(DataFormatError, match=r"part2\.h5.*does not match"):
         OperatorDataset(shards)
+
+
+# ---------------------------------------------------------------------------- masks, offset grids
+@pytest.mark.parametrize("resolution", [24, 8, None])
+def test_masked_items_equal_field_resample(tmp_path, resolution):
+    # fill values (-999, not NaN) outside the mask must not leak into the resampled interior
+    g = Grid.uniform((16,), periodic=True)
+    x = g.coords[0]
+    mask = (x > 0.25) & (x < 0.75)
+    v = np.where(mask, np.sin(2 * np.pi * x), -999.0)[None, None]
+    f = field_mod.Field(v, g, ["a"], mask=mask)
+    path = hdf5.write_fields(tmp_path / "m.h5", {"input": f, "output": f})
+    target = g if resolution is None else g.with_shape([resolution])
+    ref = f.resample(target)
+    ds = OperatorDataset(path, resolution=resolution, dtype=torch.float64)
+    x_item, y_item = ds[0]
+    np.testing.assert_allclose(x_item.numpy(), ref.values[0].numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(y_item.numpy(), ref.values[0].numpy(), rtol=0, atol=1e-12)
+    a, _ = OperatorDataset(path, resolution=resolution, dtype=torch.float64, return_fields=True)[0]
+    assert torch.equal(a.values, x_item[None]) and torch.equal(a.mask.reshape(-1), ref.mask.reshape(-1))
+    assert np.abs(x_item.numpy()).max() < 2  # no trace of -999
+
+
+@pytest.mark.parametrize("layout", ["spatial", "per_trajectory", "values"])
+def test_trajectory_dataset_reads_the_mask(tmp_path, layout):
+    g = Grid.uniform((8, 6), periodic=(True, False))
+    rng = np.random.default_rng(3)
+    v = rng.standard_normal((2, 5, 2, 8, 6))
+    spatial = np.ones((8, 6), bool)
+    spatial[0, :2] = False
+    if layout == "spatial":
+        mask = spatial
+    elif layout == "per_trajectory":
+        mask = np.broadcast_to(spatial, (2, 1, 8, 6)).copy()
+        mask[1, 0, 3, 3] = False
+    else:
+        mask = np.broadcast_to(spatial, v.shape).copy()
+        mask[1, 2, 1, 4, 5] = False
+    lead = {2: mask[None, None, None], 4: mask[:, None], 5: mask}[mask.ndim]
+    full = np.broadcast_to(lead, v.shape).copy()
+    v = np.where(full, v, np.nan)  # NaN only where the mask is False: a valid file
+    hdf5.write_trajectories(tmp_path / "t.h5", v, g, np.arange(5.0), ["u", "w"], mask=mask)
+    ds = TrajectoryDataset(tmp_path / "t.h5", n_in=2, n_out=1, dtype=torch.float64)
+    expect = np.where(full, v, 0.0)
+    for k in range(len(ds)):
+        traj, frames = ds.window(k)
+        x, y = ds[k]
+        assert torch.equal(x, torch.from_numpy(expect[traj, frames[:2]].reshape(4, 8, 6)))
+        assert torch.equal(y, torch.from_numpy(expect[traj, frames[2:]].reshape(2, 8, 6)))
+        mx, my = ds.item_mask(k)
+        assert torch.equal(mx, torch.from_numpy(full[traj, frames[:2]].reshape(4, 8, 6)))
+        assert torch.equal(my, torch.from_numpy(full[traj, frames[2:]].reshape(2, 8, 6)))
+    # one channel, strided resolution: the mask follows the same read
+    sub = TrajectoryDataset(tmp_path / "t.h5", variables=["w"], resolution=(4, 6), fold_time=False)
+    x, _ = sub[5]
+    traj, frames = sub.window(5)
+    assert torch.equal(x, torch.from_numpy(expect[traj, frames[:1], 1:2, ::2]).float())
+    assert torch.equal(sub.item_mask(5)[0], torch.from_numpy(full[traj, frames[:1], 1:2, ::2]))
+    # resampled (8 -> 12 points): no NaN spreads, values agree with Field.resample of the zeroed frame
+    up = TrajectoryDataset(tmp_path / "t.h5", resolution=(12, 6), dtype=torch.float64)
+    x, _ = up[0]
+    fr = field_mod.Field(torch.from_numpy(v[0, :1]), g, ["u", "w"], mask=torch.from_numpy(full[0, :1]))
+    np.testing.assert_allclose(x.numpy(), fr.resample(up.grid).values[0].numpy(), rtol=0, atol=1e-12)
+    assert not torch.isnan(x).any()
+
+
+def test_cell_centred_data_keep_their_coordinates(tmp_path):
+    # PDEBench stores float32 cell centres; with bounds (0, 1) the grid is a periodic grid offset by half a cell
+    n = 32
+    x = ((np.arange(n) + 0.5) / n).astype(np.float32)
+    g = Grid([x], bounds=[(0, 1)], periodic=True)
+    assert g.is_uniform
+    u = np.sin(2 * np.pi * 3 * x.astype(np.float64))[None, None].repeat(3, axis=0)
+    path = write_file(tmp_path / "cc.h5", {"input": (u, g, ["u"]), "output": (u, g, ["u"])})
+    ds = OperatorDataset(path, resolution=24, dtype=torch.float64)  # resampled: cell centres of 24 cells
+    np.testing.assert_allclose(ds.grid.coords[0], (np.arange(24) + 0.5) / 24, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ds[1][0][0].numpy(), np.sin(2 * np.pi * 3 * ds.grid.coords[0]), rtol=0, atol=1e-6)
+    half = OperatorDataset(path, resolution=g.coarsen(2), dtype=torch.float64)  # strided read
+    assert torch.equal(half[2][0], torch.from_numpy(u[2, :, ::2]))
+    np.testing.assert_array_equal(half.grid.coords[0], g.coords[0][::2])

@@ -196,3 +196,29 @@ def test_pdebench_rejects_wrong_number_of_variable_names(tmp_path):
     with pytest.raises(ShapeError, match=r"2 variable names \['a', 'b'\] given for 1 channels"):
         read_pdebench(path, variables=["a", "b"], trajectory=0)
     assert read_pdebench(path, variables="a")["variables"] == ("a",)
+
+
+def test_pdebench_float32_cell_centres_are_a_uniform_grid(tmp_path):
+    from sciml.fields.datasets import TrajectoryDataset
+
+    n = 100
+    x = cell_centres(n).astype(np.float32)  # PDEBench stores float32 coordinates
+    u = np.sin(2 * np.pi * 3 * x.astype(np.float64))[None, None].repeat(2, axis=1).astype(np.float32)
+    path = tmp_path / "1D_Advection_Sols_beta0.1.hdf5"
+    with h5py.File(path, "w") as f:
+        f["tensor"], f["x-coordinate"], f["t-coordinate"] = u, x, np.arange(3, dtype=np.float32)
+    for bounds in (None, [(0, 1)]):
+        fld = read_pdebench(path, time_index=0, bounds=bounds).to(torch.float64)
+        g = fld.grid
+        assert g.periodic == (True,) and g.is_uniform
+        assert g.lengths[0] == pytest.approx(1.0, rel=1e-7)
+        t = Grid.uniform(96, bounds=g.bounds, periodic=True)
+        exact = np.sin(2 * np.pi * 3 * t.coords[0])
+        assert np.abs(fld.resample(t, method="spectral").values[0, 0].numpy() - exact).max() < 1e-5
+        r = fld.restrict(2)
+        np.testing.assert_allclose(r.values[0, 0].numpy(), np.sin(2 * np.pi * 3 * r.grid.coords[0]), atol=1e-6)
+        assert g.stride_to(g.coarsen(2)) == (2,)
+    write_trajectories(tmp_path / "conv.h5", **read_pdebench(path))
+    ds = TrajectoryDataset(tmp_path / "conv.h5", resolution=32, dtype=torch.float64)
+    assert ds.grid.is_uniform and ds.grid.shape == (32,)
+    np.testing.assert_allclose(ds[0][0][0].numpy(), np.sin(2 * np.pi * 3 * ds.grid.coords[0]), atol=1e-5)

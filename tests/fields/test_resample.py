@@ -110,6 +110,59 @@ def test_strided_subset_is_exact_subsampling():
         Field(v, g).restrict(3)
 
 
+def band_limited(x: np.ndarray, lo: float, length: float, kmax: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = 2 * np.pi * (x - lo) / length
+    return sum(rng.normal() * np.cos(k * t) + rng.normal() * np.sin(k * t) for k in range(kmax + 1))
+
+
+def test_restrict_of_offset_grids_labels_values_at_their_points():
+    # periodic cell centres (PDEBench, CF cell-edge bounds) and non-periodic cell centres
+    for g in (
+        Grid([(np.arange(8) + 0.5) / 8], bounds=[(0, 1)], periodic=True),
+        Grid([(np.arange(9) + 0.5) / 9], bounds=[(0, 1)]),
+    ):
+        x = g.coords[0]
+        u = Field(torch.tensor(np.sin(2 * np.pi * x))[None, None], g)
+        r = u.restrict(2)
+        np.testing.assert_allclose(r.grid.coords[0], x[::2], rtol=0, atol=1e-15)
+        np.testing.assert_allclose(r.values[0, 0].numpy(), np.sin(2 * np.pi * r.grid.coords[0]), rtol=0, atol=1e-15)
+        assert r.grid == g.coarsen(2) and g.stride_to(r.grid) == (2,)
+        # resampling onto the coarsened grid is the same strided subsampling, bit for bit
+        assert torch.equal(u.resample(g.coarsen(2)).values, r.values)
+
+
+@pytest.mark.parametrize("lo, length", [(0.0, 1.0), (-1.0, 3.0)])
+def test_spectral_resampling_of_offset_periodic_grids_is_exact(lo, length):
+    n, kmax = 16, 5  # band-limited: |k| < min(n, m) / 2 for every target below
+    src = Grid([lo + length * (np.arange(n) + 0.5) / n], bounds=[(lo, lo + length)], periodic=True)
+    u = Field(torch.tensor(band_limited(src.coords[0], lo, length, kmax))[None, None], src)
+    targets = [
+        Grid.uniform(24, bounds=[(lo, lo + length)], periodic=True),  # no offset
+        src.with_shape([24]),  # cell centres of 24 cells
+        src.with_shape([13]),
+        Grid([lo + length * (np.arange(20) + 0.3) / 20], bounds=[(lo, lo + length)], periodic=True),
+    ]
+    np.testing.assert_allclose(targets[1].coords[0], lo + length * (np.arange(24) + 0.5) / 24, atol=1e-14)
+    for t in targets:
+        exact = band_limited(t.coords[0], lo, length, kmax)
+        for method in (None, "spectral"):
+            np.testing.assert_allclose(u.resample(t, method=method).values[0, 0].numpy(), exact, rtol=0, atol=1e-12)
+    # and back: offset-free 24 points -> cell centres of 16
+    back = Field(torch.tensor(band_limited(targets[0].coords[0], lo, length, kmax))[None, None], targets[0])
+    np.testing.assert_allclose(back.resample(src).values[0, 0].numpy(), u.values[0, 0].numpy(), rtol=0, atol=1e-12)
+
+
+def test_float32_coordinates_resample_spectrally():
+    x = np.linspace(0, 2 * np.pi, 128, endpoint=False).astype(np.float32)
+    g = Grid([x], bounds=[(0, 2 * np.pi)], periodic=True)
+    u = Field(torch.tensor(np.sin(3 * x.astype(np.float64)))[None, None], g)
+    t = Grid.uniform(192, bounds=[(0, 2 * np.pi)], periodic=True)
+    exact = np.sin(3 * t.coords[0])
+    for method in (None, "spectral"):  # float32 accuracy of the coordinates, not linear interpolation's 2e-3
+        np.testing.assert_allclose(u.resample(t, method=method).values[0, 0].numpy(), exact, rtol=0, atol=2e-6)
+
+
 def test_at_grid_points_returns_grid_values_exactly():
     g = Grid([np.array([0.0, 0.1, 0.35, 0.7]), np.linspace(0, 1, 5)], periodic=[True, False])
     v = torch.randn(2, 3, 4, 5, dtype=torch.float64)

@@ -137,3 +137,34 @@ def test_missing_variable_and_bad_dims_are_named():
         Field.from_xarray(ds, batch_dim="sample")
     with pytest.raises(DataFormatError, match="DataArray or Dataset"):
         Field.from_xarray(np.zeros(3))
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 3), (4, 3, 2)])
+def test_bounds_pair_applies_to_every_axis(shape):
+    dims = ["x", "y", "z"][: len(shape)]
+    da = xr.DataArray(np.zeros((2, *shape)), dims=["batch", *dims])  # coordinates 0, 1, ..., n - 1
+    for bounds in ((-1, 5), [-1.0, 5.0], np.array([-1.0, 5.0])):
+        f = Field.from_xarray(da, bounds=bounds)
+        assert f.grid.bounds == ((-1.0, 5.0),) * len(shape)
+    per_axis = [(-1, 5 + i) for i in range(len(shape))]  # a sequence of pairs: one per axis
+    assert Field.from_xarray(da, bounds=per_axis).grid.bounds == tuple((-1.0, 5.0 + i) for i in range(len(shape)))
+    if len(shape) == 2:
+        assert Field.from_xarray(da, bounds=[None, (0, 7)]).grid.bounds == ((0.0, 3.0), (0.0, 7.0))
+    f = Field.from_xarray(da, bounds=(-1, 4), periodic=True)
+    assert f.grid.periodic == (True,) * len(shape) and f.grid.bounds[0] == (-1.0, 4.0)
+    with pytest.raises(DataFormatError, match=f"bounds has {len(shape) + 1} entries"):
+        Field.from_xarray(da, bounds=[(0, 5)] * (len(shape) + 1))
+
+
+def test_float32_coordinates_give_a_uniform_grid():
+    x = np.linspace(0, 2 * np.pi, 128, endpoint=False).astype(np.float32)
+    da = xr.DataArray(np.sin(3 * x.astype(np.float64))[None], dims=["batch", "x"], coords={"x": x})
+    f = Field.from_xarray(da, periodic=True, bounds=(0, 2 * np.pi))
+    assert f.grid.is_uniform
+    t = Grid.uniform(192, bounds=[(0, 2 * np.pi)], periodic=True)
+    for method in (None, "spectral"):
+        err = np.abs(f.resample(t, method=method).values[0, 0].numpy() - np.sin(3 * t.coords[0])).max()
+        assert err < 2e-6
+    # without bounds: the period is 128 mean spacings, close to 2 pi
+    g = Field.from_xarray(da, periodic=True).grid
+    assert g.is_uniform and g.lengths[0] == pytest.approx(2 * np.pi, rel=1e-7)

@@ -70,19 +70,22 @@ def setup(device_type: str = "cpu", timeout_s: float = 1800.0) -> bool:
     return True
 
 
-def cleanup() -> None:
-    """Barrier, then destroy the default process group (no-op when none)."""
+def cleanup(barrier: bool = True) -> None:
+    """Barrier (unless ``barrier=False``, e.g. when leaving on an error), then destroy the default process group."""
     if is_initialized():
-        dist.barrier()
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
 
 
 def rank() -> int:
-    return dist.get_rank() if is_initialized() else 0
+    """This process's rank: from the process group, or from torchrun's RANK once the group is gone (0 alone)."""
+    return dist.get_rank() if is_initialized() else env_info().rank
 
 
 def world_size() -> int:
-    return dist.get_world_size() if is_initialized() else 1
+    """Number of processes: from the process group, or torchrun's WORLD_SIZE once the group is gone (1 alone)."""
+    return dist.get_world_size() if is_initialized() else env_info().world_size
 
 
 def is_main() -> bool:

@@ -245,13 +245,12 @@ class Trainer:
             if not self._resumed and self.epoch == 0:  # a fresh run: drop the log of an earlier one
                 (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
         self.stop_training = False
-        try:
-            while self.epoch < cfg.epochs and not self.stop_training:
-                self._run_epoch(self.epoch)
-        finally:
-            if self._owns_process_group:
-                distributed.cleanup()
-                self._owns_process_group = False
+        # The process group (created by __init__ under torchrun) is left up, after success and after an error:
+        # code after fit() may use collectives and is_main(); torch tears it down at exit. Destroying it here let
+        # a rank with nothing left to do exit while its peer was still tearing down, and gloo aborted that rank in
+        # about one run in four; a barrier on the way out of an error could wait for ranks that never come.
+        while self.epoch < cfg.epochs and not self.stop_training:
+            self._run_epoch(self.epoch)
         return self.history
 
     def _run_epoch(self, epoch: int) -> None:
@@ -280,17 +279,21 @@ class Trainer:
         model_metrics: dict[str, Any] = {}
         pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
         n_steps = 0
+        n_samples = 0
         for step, batch in enumerate(loader):
+            n = _batch_len(batch)
             loss, metrics, norm = self._train_step(batch)
             if self._sync_checks:
                 value = loss.item()
-                if not (math.isfinite(value) and (norm is None or math.isfinite(norm.item()))):
-                    self._diverged(epoch, step, loss, norm)
-                loss_total += value
+                bad = not (math.isfinite(value) and (norm is None or math.isfinite(norm.item())))
+                if self._on_any_rank(bad):  # every rank stops together (a lone rank would leave the others waiting)
+                    self._diverged(epoch, step, loss, norm, here=bad)
+                loss_total += value * n
             else:
                 loss = loss.detach()
-                losses.append(loss)
+                losses.append(loss * n)
                 pending.append((step, loss, norm))
+            n_samples += n
             self.optimizer.step()
             if self._step_scheduler_per_batch:
                 self.scheduler.step()
@@ -300,8 +303,8 @@ class Trainer:
                 model_after()
             for fn in after_step:
                 fn(self)
-            for k, v in metrics.items():
-                model_metrics[k] = model_metrics.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
+            for k, v in metrics.items():  # sample-weighted sums, like the loss
+                model_metrics[k] = model_metrics.get(k, 0.0) + n * (v.detach() if isinstance(v, torch.Tensor) else v)
             if (step + 1) % cfg.log_every == 0:
                 self._check_pending(epoch, pending)
                 current = loss.item()
@@ -315,12 +318,18 @@ class Trainer:
 
         if losses:
             loss_total = float(torch.stack(losses).double().sum())
-        totals = torch.tensor([loss_total, float(n_steps)], dtype=torch.float64, device=self.device)
+        # per-sample means over every rank: [loss, samples, *model metrics] summed in one all-reduce
+        keys = sorted(model_metrics)
+        totals = torch.tensor(
+            [loss_total, float(n_samples), *(float(model_metrics[k]) for k in keys)],
+            dtype=torch.float64,
+            device=self.device,
+        )
         distributed.all_reduce_sum(totals)
         record: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step}
         record["train_loss"] = float(totals[0] / totals[1])
-        for k, v in model_metrics.items():
-            record[f"train_{k}"] = float(v) / max(n_steps, 1)
+        for i, k in enumerate(keys):
+            record[f"train_{k}"] = float(totals[2 + i] / totals[1])
         record["lr"] = float(self.optimizer.param_groups[0]["lr"])
         if self.scheduler is not None and not self._step_scheduler_per_batch:
             self.scheduler.step()
@@ -377,18 +386,37 @@ class Trainer:
         return loss, metrics or {}, norm
 
     def _check_pending(self, epoch: int, pending: list[tuple[int, torch.Tensor, torch.Tensor | None]]) -> None:
-        if not pending:
-            return
-        values = [v for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
-        if not bool(torch.isfinite(torch.stack(values)).all()):
+        # every rank calls this at the same steps (log_every, end of epoch), so the consensus below is collective
+        bad = False
+        if pending:
+            values = [v for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
+            bad = not bool(torch.isfinite(torch.stack(values)).all())
+        if self._on_any_rank(bad):
             for step, loss, norm in pending:
                 if not (torch.isfinite(loss) and (norm is None or torch.isfinite(norm))):
                     self._diverged(epoch, step, loss, norm)
+            step, loss, norm = pending[0] if pending else (0, torch.tensor(float("nan")), None)
+            self._diverged(epoch, step, loss, norm, here=False)
         pending.clear()
 
-    def _diverged(self, epoch: int, step: int, loss: torch.Tensor, norm: torch.Tensor | None = None) -> None:
+    def _on_any_rank(self, bad: bool) -> bool:
+        """``bad`` on any process (one all-reduce under DDP; the local value otherwise)."""
+        if self.world_size == 1 or not distributed.is_initialized():
+            return bad
+        flag = torch.tensor([1.0 if bad else 0.0], dtype=torch.float64, device=self.device)
+        distributed.all_reduce_sum(flag)
+        return bool(flag.item() > 0)
+
+    def _diverged(
+        self, epoch: int, step: int, loss: torch.Tensor, norm: torch.Tensor | None = None, here: bool = True
+    ) -> None:
         value = float(loss.detach().float())
-        what = f"loss is {value}" if not math.isfinite(value) else f"gradient norm is not finite (loss {value:.6g})"
+        if not here:
+            what = f"the loss or gradient is not finite on another process (rank {self.rank} saw loss {value:.6g})"
+        elif not math.isfinite(value):
+            what = f"loss is {value}"
+        else:
+            what = f"gradient norm is not finite (loss {value:.6g})"
         if self._last_good is not None:
             where = f"the last good checkpoint is {self._last_good[0]} (after epoch {self._last_good[1]})"
         elif self.checkpoint_dir is not None and (self.checkpoint_dir / "last.pt").exists():
@@ -462,19 +490,19 @@ class Trainer:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             if self.scheduler is not None and state.get("scheduler") is not None:
+                wanted = _schedule_shape(self.scheduler)  # built from the current config
                 self.scheduler.load_state_dict(state["scheduler"])
+                saved = _schedule_shape(self.scheduler)
         except (RuntimeError, ValueError, KeyError) as e:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} does not fit this model/optimizer: {str(e).splitlines()[0]}"
             ) from None
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.OneCycleLR):
-            needed = self.config.epochs * self.steps_per_epoch
-            if self.scheduler.total_steps < needed:
-                raise ConfigError(
-                    f"cannot resume {str(path)!r} with train.epochs={self.config.epochs}: its OneCycle schedule was "
-                    f"built for {self.scheduler.total_steps} steps and this run needs {needed}; keep the original "
-                    "train.epochs (a finished OneCycle run cannot be extended; start a new run instead)"
-                )
+        if self.scheduler is not None and state.get("scheduler") is not None and saved != wanted:
+            raise ConfigError(
+                f"cannot resume {str(path)!r}: its {self.config.scheduler} schedule has {saved}, this config "
+                f"gives {wanted}; resume with the original train.epochs, batch_size and scheduler_params (the "
+                "restored schedule would not end where this run ends), or start a new run"
+            )
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self.history = list(state.get("metrics") or [])
@@ -498,6 +526,24 @@ class Trainer:
             f"Trainer(model={type(self.model).__name__}, device={self.device}, world_size={self.world_size}, "
             f"epoch={self.epoch}/{self.config.epochs})"
         )
+
+
+@torch.no_grad()
+def _schedule_shape(scheduler: Any) -> dict[str, Any]:
+    """The parameters that fix where a torch scheduler ends (compared on resume)."""
+    names = ("total_steps", "T_max", "eta_min", "step_size", "gamma", "pct_start")
+    return {k: getattr(scheduler, k) for k in names if isinstance(getattr(scheduler, k, None), (int, float))}
+
+
+def _batch_len(batch: Any) -> int:
+    """Number of samples in a batch: the leading size of its first tensor (tuples, lists and dicts searched)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.dim() else 1
+    if isinstance(batch, (list, tuple)) and batch:
+        return _batch_len(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_len(next(iter(batch.values())))
+    return 1
 
 
 @torch.no_grad()

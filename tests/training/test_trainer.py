@@ -53,8 +53,11 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
     assert [json.loads(s)["epoch"] for s in lines] == [1, 2, 3, 4]
 
     # a OneCycle run cannot be extended: the schedule was built for 4 epochs (torch would fail mid-epoch 5)
-    with pytest.raises(ConfigError, match="OneCycle schedule was built for 16 steps and this run needs 24"):
+    # the restored schedule must end where this run ends: more epochs or another batch size are refused
+    with pytest.raises(ConfigError, match="'total_steps': 16.*'total_steps': 24"):
         Trainer(_model(0), data, val, config={**CFG, "epochs": 6}, run_dir=tmp_path / "part").resume()
+    with pytest.raises(ConfigError, match="'total_steps': 16.*'total_steps': 8"):
+        Trainer(_model(0), data, val, config={**CFG, "batch_size": 8}, run_dir=tmp_path / "part").resume()
 
     # the check is meaningful: another seed (other shuffling and dropout) ends elsewhere
     other = Trainer(_model(0), data, val, config={**CFG, "seed": 8})
@@ -279,3 +282,21 @@ def test_a_misspelled_monitor_is_refused_at_the_first_evaluation(tmp_path):
     with pytest.raises(ConfigError, match="'relative_L2' is not a validation metric.*available: .*relative_l2"):
         trainer.fit()
     assert not (tmp_path / "checkpoints" / "best.pt").exists()
+
+
+def test_epoch_train_loss_is_a_per_sample_mean_like_evaluate():
+    """10 samples in batches of 4: the last batch (2 samples) weighs half of a full one. With a negligible learning
+    rate, the epoch loss equals evaluate()'s per-sample mean (a mean of batch means is 1e-3 off here)."""
+    data = smoothing_problem(10)
+    trainer = Trainer(_model(0, dropout=0.0), data, config={"epochs": 1, "batch_size": 4, "lr": 1e-12, "seed": 0})
+    trainer.fit()
+    expected = trainer.evaluate(data)["relative_l2"]
+    assert trainer.history[0]["train_loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_resuming_a_cosine_run_with_more_epochs_is_refused(tmp_path):
+    data = smoothing_problem(8)
+    cfg = {**CFG, "scheduler": "cosine", "epochs": 2}
+    Trainer(_model(0), data, config=cfg, run_dir=tmp_path).fit()
+    with pytest.raises(ConfigError, match="'T_max': 2.*'T_max': 4"):
+        Trainer(_model(0), data, config={**cfg, "epochs": 4}, run_dir=tmp_path).resume()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -47,3 +48,22 @@ def test_two_process_step_equals_single_process_on_union_batch(tmp_path):
         g1, g2 = single["grads"][k], ddp["grads"][k]
         assert torch.allclose(g2, g1, rtol=1e-5, atol=1e-6), (k, (g2 - g1).abs().max())
         assert torch.allclose(ddp["params"][k], single["params"][k], rtol=0, atol=1e-6), k
+
+
+@pytest.mark.ddp
+def test_a_nan_on_one_rank_stops_every_rank_and_metrics_are_averaged(tmp_path):
+    """A non-finite loss on rank 1 alone stops both ranks with TrainingDivergedError (before the fix rank 0 waited
+    in an all-reduce for 30 min); model metrics are means over all processes; is_main() stays rank 0 after fit."""
+    worker = str(HERE / "_ddp_edge_worker.py")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1"]
+    torchrun += ["--master_addr=127.0.0.1", f"--master_port={_free_port()}"]
+    _run(torchrun + [worker, str(tmp_path), "nan"], tmp_path)
+    errors = {r: (tmp_path / f"error_{r}.txt").read_text() for r in (0, 1)}
+    assert "loss is nan" in errors[1] and "epoch 1" in errors[1]
+    assert "not finite on another process" in errors[0]
+
+    torchrun[-1] = f"--master_port={_free_port()}"
+    _run(torchrun + [worker, str(tmp_path), "metrics"], tmp_path)
+    assert not (tmp_path / "main_1.json").exists()  # only rank 0 is the main process, also after fit()
+    history = json.loads((tmp_path / "main_0.json").read_text())
+    assert [h["train_rank"] for h in history] == [0.5, 0.5]  # (0 + 1) / 2, weighted by samples

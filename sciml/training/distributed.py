@@ -70,11 +70,10 @@ def setup(device_type: str = "cpu", timeout_s: float = 1800.0) -> bool:
     return True
 
 
-def cleanup(barrier: bool = True) -> None:
-    """Barrier (unless ``barrier=False``, e.g. when leaving on an error), then destroy the default process group."""
+def cleanup() -> None:
+    """Barrier, then destroy the default process group (no-op when none)."""
     if is_initialized():
-        if barrier:
-            dist.barrier()
+        dist.barrier()
         dist.destroy_process_group()
 
 

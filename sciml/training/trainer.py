@@ -140,7 +140,7 @@ class Trainer:
         self.config = cfg = config
         info = distributed.env_info()
         self.device = _select_device(device if device is not None else cfg.device, info.local_rank, info.world_size > 1)
-        self._owns_process_group = distributed.setup(self.device.type)
+        distributed.setup(self.device.type)  # under torchrun; the group stays up until exit (see fit)
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.is_main = self.rank == 0
 
@@ -198,7 +198,10 @@ class Trainer:
                 find_unused_parameters=cfg.find_unused_parameters,
             )
         self._forward = torch.compile(module) if cfg.compile else module
-        self._sync_checks = self.device.type != "cuda"
+        # per-step finiteness checks on CPU; on CUDA, and under DDP (where every rank must agree, so a check costs
+        # a collective), losses are checked every log_every steps and at the end of the epoch, before any
+        # checkpoint is written
+        self._sync_checks = self.device.type != "cuda" and self.world_size == 1
         self._non_blocking = self.device.type == "cuda"
 
     # ------------------------------------------------------------------------------------------ setup
@@ -285,9 +288,8 @@ class Trainer:
             loss, metrics, norm = self._train_step(batch)
             if self._sync_checks:
                 value = loss.item()
-                bad = not (math.isfinite(value) and (norm is None or math.isfinite(norm.item())))
-                if self._on_any_rank(bad):  # every rank stops together (a lone rank would leave the others waiting)
-                    self._diverged(epoch, step, loss, norm, here=bad)
+                if not (math.isfinite(value) and (norm is None or math.isfinite(norm.item()))):
+                    self._diverged(epoch, step, loss, norm)
                 loss_total += value * n
             else:
                 loss = loss.detach()
@@ -386,7 +388,8 @@ class Trainer:
         return loss, metrics or {}, norm
 
     def _check_pending(self, epoch: int, pending: list[tuple[int, torch.Tensor, torch.Tensor | None]]) -> None:
-        # every rank calls this at the same steps (log_every, end of epoch), so the consensus below is collective
+        # every rank calls this at the same steps (log_every, end of epoch), so the consensus below is collective;
+        # all ranks stop together (a lone rank would leave the others waiting in the next collective)
         bad = False
         if pending:
             values = [v for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
@@ -528,7 +531,6 @@ class Trainer:
         )
 
 
-@torch.no_grad()
 def _schedule_shape(scheduler: Any) -> dict[str, Any]:
     """The parameters that fix where a torch scheduler ends (compared on resume)."""
     names = ("total_steps", "T_max", "eta_min", "step_size", "gamma", "pct_start")

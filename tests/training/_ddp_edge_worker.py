@@ -46,7 +46,10 @@ def main(out: str, mode: str) -> None:
     torch.manual_seed(0)
     data = TensorDataset(torch.randn(16, 3), torch.randn(16, 3))
     model = Linear(1 if mode == "nan" else None)
-    trainer = Trainer(model, data, config={"epochs": 2, "batch_size": 4, "lr": 1e-2, "seed": 0}, device="cpu")
+    # log_every=1: under DDP the ranks agree on finiteness at every step, so rank 0 (whose own loss is still
+    # finite at step 1) must stop because rank 1's is not
+    cfg = {"epochs": 2, "batch_size": 4, "lr": 1e-2, "seed": 0, "log_every": 1}
+    trainer = Trainer(model, data, config=cfg, device="cpu")
     rank = int(os.environ.get("RANK", "0"))
     if mode == "nan":
         try:

@@ -389,10 +389,11 @@ def test_xarray_coordinate_attributes(pair_file):
     def od(ds):
         return OperatorDataset(ds, input=["a", "b"], output="u")
 
-    # CF: bounds names a variable of cell edges (its extent is the domain); a missing one is ignored
-    edges = np.stack([x0, x0 + 1 / 16], axis=1)
+    # CF: bounds names a variable of cell edges (its extent is the domain); a missing one is ignored. The cells
+    # are centred on x0, so the domain is [-1/32, 31/32], which the default periodic bounds [0, 1] are not
+    edges = np.stack([x0 - 1 / 32, x0 + 1 / 32], axis=1)
     cf = with_x0(bounds="x0_bnds").assign(x0_bnds=(("x0", "nv"), edges))
-    assert od(cf).grid.bounds[0] == (0.0, 1.0) and od(cf).grid == grid
+    assert od(cf).grid.bounds[0] == (-1 / 32, 31 / 32) and np.array_equal(od(cf).grid.coords[0], x0)
     assert od(with_x0(bounds="x0_bnds")).grid.bounds[0] == (0.0, 1.0)  # default periodic bounds
     assert od(with_x0(bounds="[0, 2]")).grid.bounds[0] == (0.0, 2.0)  # JSON string
     with pytest.raises(DataFormatError, match=r"coordinate 'x0' has bounds=\[0\.0\]; expected two numbers"):

@@ -9,6 +9,7 @@ if it also sets ``regression_bound``, every gap it measures is bounded by that (
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -40,10 +41,16 @@ _PARAMS = [
 ]
 
 
+@functools.cache
+def _gaps(name: str, shape: tuple[int, ...]) -> tuple[float, ...]:
+    """Gaps of a case at a base shape, computed once (the convergence and drift tests share them)."""
+    return tuple(discretization_gaps(CASES[name], shape))
+
+
 @pytest.mark.parametrize("name,shape", _PARAMS)
 def test_discretization_convergence(name, shape):
     case = CASES[name]
-    gaps = discretization_gaps(case, shape)
+    gaps = _gaps(name, tuple(shape))
     msg = f"{name} at {shape}: d(N,2N)={gaps[0]:.3e}, d(2N,4N)={gaps[1]:.3e}, bound {case.bound:.1e}"
     assert gaps[0] <= case.bound, msg
     # shrinking; a relative slack covers round-off once both gaps are near machine precision
@@ -62,7 +69,7 @@ _REGRESSION = [
 def test_known_gap_does_not_drift(name, shape):
     """An xfail case's gaps stay below its regression bound (the known failure does not get worse)."""
     case = CASES[name]
-    gaps = discretization_gaps(case, shape)
+    gaps = _gaps(name, tuple(shape))
     assert max(gaps) <= case.regression_bound, (
         f"{name} at {shape}: gaps {[f'{g:.3e}' for g in gaps]} exceed the regression bound {case.regression_bound}"
     )

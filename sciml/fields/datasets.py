@@ -61,7 +61,7 @@ from torch.utils.data import Dataset
 
 from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
 from sciml.fields.grid import Grid, PointCloud, _coords_match
-from sciml.fields.hdf5 import _check_mask, _check_numeric, _dataset, _format_version, read_grid
+from sciml.fields.hdf5 import _check_format, _check_mask, _check_numeric, _dataset, read_grid
 from sciml.fields.resample import resample_values, zero_outside_mask
 
 __all__ = ["OperatorDataset", "TrajectoryDataset", "split_indices", "channel_stats"]
@@ -82,22 +82,11 @@ def _open_h5(path: str) -> h5py.File:
         f = h5py.File(path, "r")
     except OSError as e:
         raise DataFormatError(f"file {path!r} is not a readable HDF5 file (truncated or another format?): {e}") from e
-    fmt = f.attrs.get("sciml_format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    if fmt is not None and fmt != "sciml-hdf5":
-        f.close()
-        raise DataFormatError(f"file {path!r} has sciml_format={fmt!r}, expected 'sciml-hdf5'")
     try:
-        version = _format_version(f, 1)
+        _check_format(f, require_name=False)  # files without the sciml_format attribute are read too
     except DataFormatError:
         f.close()
         raise
-    if version > 1:
-        f.close()
-        raise DataFormatError(
-            f"file {path!r} has sciml_format_version={version}; this sciml reads version 1 (upgrade sciml)"
-        )
     return f
 
 
@@ -212,11 +201,7 @@ class _H5Group:
             if not isinstance(g, h5py.Group) or "values" not in g:
                 members = sorted(g.keys()) if isinstance(g, h5py.Group) else []
                 raise DataFormatError(f"{self.where} has no 'values' dataset; members present: {members}")
-            ds = g["values"]
-            if not isinstance(ds, h5py.Dataset):
-                raise DataFormatError(
-                    f"{self.where}: 'values' is an HDF5 {type(ds).__name__}, expected a dataset of numbers"
-                )
+            ds = _dataset(g, "values", self.where)
             _check_numeric(ds, self.where, "dataset 'values'")
             self.grid = _read_grid_h5(g, self.where)
             self.shape = tuple(ds.shape)
@@ -288,9 +273,7 @@ class _H5Group:
             return None
         nd = len(self.grid.shape)
         rank = len(self.mask_shape)
-        i = int(lead_sel[0])
-        if rank not in (nd, nd + 2, nd + 1 + self.lead):
-            raise DataFormatError(f"{self.where}: mask has shape {self.mask_shape}, not a schema layout")
+        i = int(lead_sel[0])  # the layout was checked when the file was opened (_check_mask)
         try:
             m = self._handle.member(f"{self.name}/mask")
             if rank == nd:
@@ -384,8 +367,7 @@ class _XrVars:
         self._channels: list[tuple[str, int | None]] = []
         for n in names:
             v = ds[n]
-            if v.dtype.kind not in "biufc":
-                raise DataFormatError(f"{self.where}: data variable {n!r} has dtype {v.dtype}, expected numbers")
+            _check_numeric(v, self.where, f"data variable {n!r}")
             extra = set(v.dims) - set(self.lead_dims) - set(self.spatial_dims) - {channel_dim}
             if extra or any(d not in v.dims for d in self.lead_dims + self.spatial_dims):
                 raise DataFormatError(
@@ -410,10 +392,7 @@ class _XrVars:
         for i, d in enumerate(self.spatial_dims):
             n = first.sizes[d]
             if d in ds.coords:
-                if ds[d].dtype.kind not in "iuf":
-                    raise DataFormatError(
-                        f"{self.where}: coordinate {d!r} has dtype {ds[d].dtype}; spatial coordinates must be numbers"
-                    )
+                _check_numeric(ds[d], self.where, f"coordinate {d!r}", "iuf")
                 c = np.asarray(ds[d].values, dtype=np.float64)
                 attrs = ds[d].attrs
             else:

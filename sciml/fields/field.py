@@ -88,6 +88,29 @@ def _canonical_attrs(attrs: dict | None) -> dict:
     return json.loads(json.dumps(attrs))
 
 
+def check_mask_layout(
+    is_bool: bool,
+    dtype: Any,
+    shape: Sequence[int],
+    values_shape: Sequence[int],
+    spatial: Sequence[int],
+    where: str = "",
+) -> None:
+    """The schema's rule for a mask of values ``values_shape``: boolean, shaped ``spatial`` (one mask for all
+    samples), ``(n, 1, *spatial)`` (one per sample or trajectory) or like the values. Shared by ``Field`` and
+    the HDF5 readers (which check a stored mask without reading it); ``where`` prefixes the message."""
+    prefix = f"{where}: " if where else ""
+    if not is_bool:
+        raise InvalidValueError(f"{prefix}mask must be boolean (True where the field is defined), got dtype {dtype}")
+    spatial, values_shape = tuple(spatial), tuple(values_shape)
+    per_sample = (values_shape[0], 1, *spatial)
+    if tuple(shape) not in (spatial, per_sample, values_shape):
+        raise ShapeError(
+            f"{prefix}mask has shape {tuple(shape)}; expected {spatial} (one mask for all samples), "
+            f"{per_sample} (one per sample) or the values' shape {values_shape}"
+        )
+
+
 class Field:
     """A batch of functions on a ``Grid`` or ``PointCloud`` with per-channel metadata (see module docstring).
 
@@ -155,15 +178,7 @@ class Field:
         if mask is None:
             return None
         m = _to_tensor(mask, "mask")
-        if m.dtype != torch.bool:
-            raise InvalidValueError(f"mask must be boolean (True where the field is defined), got dtype {m.dtype}")
-        spatial = self._shape[2:]
-        ok = (spatial, (self._shape[0], 1, *spatial), self._shape)
-        if tuple(m.shape) not in ok:
-            raise ShapeError(
-                f"mask has shape {tuple(m.shape)}; expected {spatial} (one mask for all samples), "
-                f"{ok[1]} (one per sample) or the values' shape {self._shape}"
-            )
+        check_mask_layout(m.dtype == torch.bool, m.dtype, m.shape, self._shape, self._shape[2:])
         if self._values is not None and m.device != self._values.device:
             m = m.to(self._values.device)
         return m

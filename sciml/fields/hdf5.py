@@ -35,8 +35,8 @@ import h5py
 import numpy as np
 import torch
 
-from sciml.errors import DataFormatError, InvalidValueError, ShapeError
-from sciml.fields.field import Field, _canonical_attrs, _names
+from sciml.errors import DataFormatError, ShapeError
+from sciml.fields.field import Field, _canonical_attrs, _names, check_mask_layout
 from sciml.fields.grid import Grid, PointCloud
 from sciml.utils import atomic_path
 
@@ -113,12 +113,13 @@ def _dataset(group: h5py.Group, key: str, where: str) -> h5py.Dataset:
         raise DataFormatError(f"{where}: missing dataset {key!r} in group {group.name!r}; has {sorted(group.keys())}")
     obj = group[key]
     if not isinstance(obj, h5py.Dataset):
-        raise DataFormatError(f"{where}: {group.name}/{key} is not a dataset")
+        raise DataFormatError(f"{where}: {key!r} is an HDF5 {type(obj).__name__}, expected a dataset")
     return obj
 
 
-def _check_numeric(ds: h5py.Dataset, where: str, what: str, kinds: str = "biufc") -> None:
-    """Raise DataFormatError naming ``what`` when ``ds`` does not hold numbers (e.g. strings)."""
+def _check_numeric(ds: Any, where: str, what: str, kinds: str = "biufc") -> None:
+    """Raise DataFormatError naming ``what`` when ``ds`` (anything with a numpy ``dtype``: an h5py dataset, an
+    xarray variable) does not hold numbers (e.g. strings)."""
     if ds.dtype.kind not in kinds:
         raise DataFormatError(f"{where}: {what} has dtype {ds.dtype}, expected numbers")
 
@@ -147,34 +148,42 @@ def _check_mask(group: h5py.Group, values_shape: Sequence[int], spatial: Sequenc
     """
     if "mask" not in group:
         return
-    m = group["mask"]
-    if not isinstance(m, h5py.Dataset):
-        raise DataFormatError(f"{where}: 'mask' is not a dataset (expected a boolean array)")
-    values_shape, spatial = tuple(values_shape), tuple(spatial)
-    if m.dtype != bool:
-        raise InvalidValueError(f"{where}: mask must be boolean (True where the field is defined), got dtype {m.dtype}")
-    per_sample = (values_shape[0], 1, *spatial) if values_shape else (1, *spatial)
-    if tuple(m.shape) not in (spatial, per_sample, values_shape):
-        raise ShapeError(
-            f"{where}: mask has shape {tuple(m.shape)}; expected {spatial} (one mask for all samples), "
-            f"{per_sample} (one per sample) or the values' shape {values_shape}"
-        )
+    m = _dataset(group, "mask", where)
+    check_mask_layout(m.dtype == bool, m.dtype, m.shape, values_shape, spatial, where)
 
 
-def _check_format(f: h5py.File) -> None:
+def _group_arrays(g: h5py.Group, where: str, time_required: bool) -> tuple[h5py.Dataset, Grid | PointCloud]:
+    """``values`` and the grid of a field/trajectory group, with values, time and mask checked (nothing read)."""
+    ds = _dataset(g, "values", where)
+    _check_numeric(ds, where, "dataset 'values'")
+    if time_required or "time" in g:
+        _check_numeric(_dataset(g, "time", where), where, "dataset 'time'", "iuf")
+    if "grid" not in g:
+        raise DataFormatError(f"{where}: missing group 'grid'")
+    grid = read_grid(g["grid"])
+    _check_mask(g, ds.shape, grid.shape, where)
+    return ds, grid
+
+
+def _check_format(f: h5py.File, require_name: bool = True) -> int:
+    """Check the root attributes of a sciml file and return its format version (``FORMAT_VERSION`` if absent).
+
+    ``require_name=False`` also accepts a file without ``sciml_format`` (plain HDF5 written by hand in the same
+    layout, which the lazy datasets read); a different name is always refused."""
     fmt = f.attrs.get("sciml_format")
     if isinstance(fmt, bytes):
         fmt = fmt.decode()
-    if fmt != FORMAT_NAME:
+    if fmt != FORMAT_NAME and (require_name or fmt is not None):
         raise DataFormatError(
             f"{f.filename} is not a sciml HDF5 file (root attribute sciml_format={fmt!r}, expected {FORMAT_NAME!r});"
             " for PDEBench / The Well files use sciml.fields.readers"
         )
-    ver = _format_version(f, 0)
+    ver = _format_version(f, FORMAT_VERSION)
     if ver > FORMAT_VERSION:
         raise DataFormatError(
             f"{f.filename} uses sciml HDF5 format version {ver}; this sciml reads up to {FORMAT_VERSION}"
         )
+    return ver
 
 
 # ---------------------------------------------------------------------------------------------- grids
@@ -389,11 +398,11 @@ def describe(path: str | os.PathLike) -> dict:
     corrupt or foreign files raise ``DataFormatError`` naming the file.
     """
     with open_file(path) as f:
-        _check_format(f)
+        version = _check_format(f)
         out: dict[str, Any] = {
             "path": str(path),
             "format": FORMAT_NAME,
-            "format_version": _format_version(f, FORMAT_VERSION),
+            "format_version": version,
             "provenance": _json_attr(f, "provenance", default={}, where=str(path)),
             "groups": {},
         }
@@ -487,14 +496,7 @@ def read_field(path: str | os.PathLike, group: str | None = None, index: Any = N
         where = f"{path}:{g.name}"
         kind = g.attrs.get("kind")
         kind = kind.decode() if isinstance(kind, bytes) else kind
-        ds = _dataset(g, "values", where)
-        if "grid" not in g:
-            raise DataFormatError(f"{where}: missing group 'grid'")
-        grid = read_grid(g["grid"])
-        _check_numeric(ds, where, "dataset 'values'")
-        if "time" in g:
-            _check_numeric(_dataset(g, "time", where), where, "dataset 'time'", "iuf")
-        _check_mask(g, ds.shape, grid.shape, where)
+        ds, grid = _group_arrays(g, where, time_required=False)
         n_ch = ds.shape[-len(grid.shape) - 1] if ds.ndim > len(grid.shape) else 0
         meta = {
             "variables": _json_attr(g, "variables", where=where),
@@ -537,14 +539,8 @@ def read_trajectories(path: str | os.PathLike, group: str | None = None, index: 
         _check_format(f)
         g = _pick_group(f, group, path)
         where = f"{path}:{g.name}"
-        ds = _dataset(g, "values", where)
-        _check_numeric(ds, where, "dataset 'values'")
-        time = _dataset(g, "time", where)
-        _check_numeric(time, where, "dataset 'time'", "iuf")
-        if "grid" not in g:
-            raise DataFormatError(f"{where}: missing group 'grid'")
-        grid = read_grid(g["grid"])
-        _check_mask(g, ds.shape, grid.shape, where)
+        ds, grid = _group_arrays(g, where, time_required=True)
+        time = g["time"]
         idx = _normalize_index(index, ds.shape[0], "trajectory")
         mask = None
         if "mask" in g:

@@ -39,13 +39,10 @@ def _cmd_data_info(args) -> int:
     return 0
 
 
-# model families with their own training loop, routed by model.name
-_DYNAMICS_MODELS = ("ncds", "latent_ncds", "ncds_so3")
-
-
 def _cmd_train(args) -> int:
     import yaml
 
+    from sciml.dynamics.train import RUN_MODELS, train_from_config
     from sciml.training.config import apply_overrides, load_config
 
     try:
@@ -57,12 +54,10 @@ def _cmd_train(args) -> int:
         raw = apply_overrides(raw, args.set or [])  # overrides may change the family (model.name=...)
         model = raw.get("model")
         name = model.get("name") if isinstance(model, dict) else None
-    if name in _DYNAMICS_MODELS:
-        from sciml.dynamics.train import train_from_config
-
+    if name in RUN_MODELS:  # model families with their own training loop
         if args.resume:
             raise ConfigError(
-                f"--resume is not supported for {name} runs (their training loop keeps no optimizer checkpoint); "
+                f"--resume is not supported for {name} runs (their training loop does not resume); "
                 "train again without --resume"
             )
         run_dir = args.out or raw.get("run_dir") or f"runs/{Path(args.config).stem}"
@@ -98,9 +93,11 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_plot(args) -> int:
+    from sciml.dynamics.train import is_dynamics_run, plot_dynamics_run
     from sciml.runs import plot_run
 
-    for p in plot_run(args.run_dir):
+    plot = plot_dynamics_run if is_dynamics_run(args.run_dir) else plot_run  # NCDS: rollouts, not predictions
+    for p in plot(args.run_dir):
         print(f"wrote {p}")
     return 0
 

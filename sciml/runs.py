@@ -283,15 +283,11 @@ def evaluate_run(
 def plot_run(run_dir: str | Path, n_samples: int = 3) -> list[Path]:
     """Write loss curve, prediction panels and (if evaluated) error-vs-resolution plots to RUN_DIR/plots.
 
-    NCDS runs (their own training loop) get the loss curve and their rollouts instead
-    (``sciml.dynamics.train.plot_dynamics_run``).
+    NCDS runs (their own training loop) are plotted by ``sciml.dynamics.train.plot_dynamics_run``.
     """
     from sciml import plotting
-    from sciml.dynamics.train import is_dynamics_run, plot_dynamics_run
 
     run_dir = Path(run_dir)
-    if is_dynamics_run(run_dir):
-        return plot_dynamics_run(run_dir)
     out = run_dir / "plots"
     paths = []
     if (run_dir / "metrics.jsonl").exists():

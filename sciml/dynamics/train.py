@@ -50,6 +50,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "linear_stable": LinearStableField,
 }
 _FILLED = {"dim", "data_dim", "goal", "goal_rotation", "goal_position"}
+# the model names a run config may give (``sciml train`` routes them here); MODELS also holds the baselines
+RUN_MODELS = ("ncds", "latent_ncds", "ncds_so3")
 _TOP_KEYS = ("model", "data", "train", "eval", "run_dir")
 _DATA_KEYS = {"lasa": ("source", "shapes", "subsample"), "so3_trajectories": None}
 _EVAL_KEYS = ("rollout_points", "rtol")
@@ -258,7 +260,7 @@ def is_dynamics_run(run_dir: str | Path) -> bool:
     except (OSError, yaml.YAMLError):
         return False
     model = raw.get("model") if isinstance(raw, dict) else None
-    return isinstance(model, dict) and model.get("name") in ("ncds", "latent_ncds", "ncds_so3")
+    return isinstance(model, dict) and model.get("name") in RUN_MODELS
 
 
 def load_dynamics_run(run_dir: str | Path) -> _Prepared:

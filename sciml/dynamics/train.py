@@ -38,6 +38,7 @@ from sciml.dynamics.lie import SO3NCDS, so3_log
 from sciml.dynamics.ncds import NCDS, LinearStableField, MLPField, rollout
 from sciml.errors import ConfigError
 from sciml.registry import accepted_keys
+from sciml.training.config import _convert
 from sciml.utils import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -105,18 +106,11 @@ def build_field(name: str, model_cfg: dict[str, Any], dim: int, goal) -> nn.Modu
 
 
 def _number(key: str, value: Any, kind: type, minimum: float) -> Any:
-    """``value`` as ``kind`` (int or float), finite and >= ``minimum``, else a ConfigError naming ``key``."""
-    if kind is float and isinstance(value, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    ok = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
-    if ok and kind is float:
-        value = float(value)
-        ok = np.isfinite(value)
-    if not ok or value < minimum:
-        raise ConfigError(f"{key} must be {'an int' if kind is int else 'a finite number'} >= {minimum}, got {value!r}")
+    """``value`` as ``kind`` (int or float; the typed configs' conversion, which also reads YAML 1.1's "1e-5"
+    strings as floats), finite and >= ``minimum``, else a ConfigError naming ``key``."""
+    value = _convert(kind, value, key)
+    if not (np.isfinite(value) and value >= minimum):
+        raise ConfigError(f"{key} must be finite and >= {minimum}, got {value!r}")
     return value
 
 

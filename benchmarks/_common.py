@@ -10,6 +10,9 @@ API (keep it small; every benchmark imports it):
   header if missing). ``results`` must be JSON-serialisable; ``summary`` is one line for the table.
 * ``current_command() -> str``: the command line that is running (``python benchmarks/x.py --smoke``), the
   usual ``command`` argument.
+* ``train_adam_cosine(model, steps, lr, loss_fn) -> (median step seconds, trainable parameters, losses)``: the
+  fixed-budget training loop the model comparisons share (Adam on the trainable parameters, cosine schedule,
+  ``loss_fn()`` draws its own minibatch).
 
 Usage from a benchmark script (run as ``python benchmarks/NAME.py``)::
 
@@ -122,3 +125,32 @@ def save_results(name: str, results: dict, command: str, summary: str) -> Path:
     finally:
         os.close(fd)
     return out
+
+
+def train_adam_cosine(model, steps: int, lr: float, loss_fn) -> tuple[float, int, list[float]]:
+    """Adam + cosine schedule for ``steps`` steps on the parameters that require grad.
+
+    Returns the median step time (seconds, CUDA synchronised), the number of trained parameters and the loss of
+    every step.
+    """
+    import statistics
+    import time
+
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    times, losses = [], []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if loss.is_cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        losses.append(float(loss.detach()))
+    return statistics.median(times), sum(p.numel() for p in params), losses

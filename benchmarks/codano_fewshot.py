@@ -45,6 +45,9 @@ from sciml.models.pretraining import relative_l2
 from sciml.testing.baselines import neuralop_codano as paper_codano
 from sciml.utils import atomic_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import train_adam_cosine  # noqa: E402
+
 SHOTS = [5, 10, 25]
 VARS = ["u_x", "u_y", "T"]
 MODELS = ["codano_pretrained", "codano_pretrained_full", "codano_scratch", "fno_scratch", "neuralop_codano_scratch"]
@@ -116,25 +119,6 @@ def neuralop_codano(args):
     )
 
 
-def train(model, steps, lr, loss_fn):
-    """Adam + cosine schedule for ``steps`` steps; returns (median step time, trainable parameter count)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if loss.is_cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), sum(p.numel() for p in params)
-
-
 def per_variable_l2(pred, target, grid):
     """Mean over the variables of the per-variable relative L2 (each variable counts equally, unit-free)."""
     return torch.stack(
@@ -166,7 +150,7 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
         return pre_model.training_loss(pre_n[idx], grid)[0]
 
     t0 = time.perf_counter()
-    pre_step, _ = train(pre_model, args.pretrain_steps, args.lr, pre_loss)
+    pre_step, _, _ = train_adam_cosine(pre_model, args.pretrain_steps, args.lr, pre_loss)
     t_pre = time.perf_counter() - t0
     pre_state = pre_model.state_dict()
     with torch.no_grad():
@@ -225,7 +209,7 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
                 return per_variable_l2(fwd(model, x[idx]), y[idx], grid)
 
             t0 = time.perf_counter()
-            step, n_train_params = train(model, args.steps, args.lr, loss_fn)
+            step, n_train_params, _ = train_adam_cosine(model, args.steps, args.lr, loss_fn)
             t_train = time.perf_counter() - t0
             err, per_var, joint = evaluate(model, fwd, x_test, y_test, grid)
             total = sum(p.numel() for p in model.parameters())
@@ -379,7 +363,6 @@ def one_line(summary, args):
 
 
 def _save(name, rows, command, summary, line):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import save_results  # shared harness (JSON + RESULTS.md row)
 
     save_results(name, {"summary": summary, "rows": rows}, command, line)

@@ -43,6 +43,9 @@ from sciml.testing.resolution import ResolutionCase, discretization_gaps
 from sciml.training.losses import relative_l2
 from sciml.utils import atomic_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import train_adam_cosine  # noqa: E402
+
 SUITE_DIR = Path(__file__).resolve().parent.parent / "tests" / "resolution"
 VARS = ["a", "b"]
 NS_VAR = ["vorticity"]
@@ -223,21 +226,14 @@ def train_and_transfer(args, log):
     for name, (make, fwd) in model_makers(args).items():
         torch.manual_seed(args.seed)
         model = make()
-        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
         gen = torch.Generator().manual_seed(args.seed)  # the same minibatches for every model
-        times, losses = [], []
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
-            ts = time.perf_counter()
+
+        def loss_fn(model=model, fwd=fwd, gen=gen):
             idx = torch.randperm(args.n_train, generator=gen)[: args.batch]
-            loss = relative_l2(fwd(model, x_tr[idx], g), y_tr[idx], g)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            times.append(time.perf_counter() - ts)
-            losses.append(loss.item())
+            return relative_l2(fwd(model, x_tr[idx], g), y_tr[idx], g)
+
+        t0 = time.perf_counter()
+        step_time, _, losses = train_adam_cosine(model, args.steps, args.lr, loss_fn)
         train_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         errors, failures = {}, {}
@@ -264,7 +260,7 @@ def train_and_transfer(args, log):
             "target_met": ratio is not None and ratio <= TARGET_RATIO,
             "final_train_loss": statistics.fmean(losses[-10:]),
             "train_seconds": train_seconds,
-            "step_time_s": statistics.median(times),
+            "step_time_s": step_time,
             "eval_seconds": time.perf_counter() - t0,
         }
         rows.append(row)
@@ -340,7 +336,6 @@ def main(argv=None):
         "config": vars(args),
     }
     command = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import save_results
 
     n = args.res

@@ -94,7 +94,7 @@ def _cell(text: str) -> str:
 
 def save_results(name: str, results: dict, command: str, summary: str) -> Path:
     """Write ``results/NAME.json`` atomically and append a row to ``RESULTS.md``; returns the JSON path."""
-    from sciml.utils import atomic_path
+    from sciml.core.files import atomic_path
 
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"benchmark name must be a plain file name, got {name!r}")

@@ -38,12 +38,12 @@ from pathlib import Path
 import torch
 
 import sciml.models
+from sciml.core.files import atomic_path
 from sciml.data import generate
 from sciml.data.navier_stokes import VorticitySolver
 from sciml.fields.grid import Grid
 from sciml.models.pretraining import relative_l2
 from sciml.testing.baselines import neuralop_codano as paper_codano
-from sciml.utils import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import train_adam_cosine  # noqa: E402

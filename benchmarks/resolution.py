@@ -35,13 +35,13 @@ from pathlib import Path
 import torch
 
 import sciml.models
+from sciml.core.files import atomic_path
 from sciml.data import generate
 from sciml.fields.grid import Grid
 from sciml.testing.baselines import neuralop_codano
 from sciml.testing.resolution import CASES as SUITE_CASES
 from sciml.testing.resolution import ResolutionCase, discretization_gaps
 from sciml.training.losses import relative_l2
-from sciml.utils import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import train_adam_cosine  # noqa: E402

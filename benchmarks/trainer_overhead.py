@@ -153,7 +153,7 @@ def _save(name: str, results: dict, line: str, out: str) -> None:
     try:
         from _common import current_command, save_results  # shared harness: JSON + a row in RESULTS.md
     except ImportError:  # running from a copy without the harness: JSON only
-        from sciml.utils import atomic_path
+        from sciml.core.files import atomic_path
 
         with atomic_path(out) as tmp:
             Path(tmp).write_text(json.dumps({"command": " ".join(sys.argv), **results}, indent=1))

@@ -1,6 +1,6 @@
 """sciml: neural operators between function spaces and stable learned dynamical systems, in PyTorch."""
 
-from sciml.errors import (
+from sciml.core.errors import (
     CheckpointError,
     ConfigError,
     DataFormatError,

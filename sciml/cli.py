@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sciml.errors import ConfigError, SciMLError
+from sciml.core.errors import ConfigError, SciMLError
 
 
 def _cmd_data_generate(args) -> int:

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sciml.utils import atomic_path  # noqa: E402
+from sciml.core.files import atomic_path  # noqa: E402
 
 __all__ = [
     "plot_prediction",

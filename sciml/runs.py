@@ -25,14 +25,14 @@ import torch
 from torch import nn
 
 import sciml.models
-from sciml.errors import CheckpointError, ConfigError, DataFormatError
+from sciml.core.errors import CheckpointError, ConfigError, DataFormatError
+from sciml.core.files import atomic_path
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
 from sciml.models._base import resolve_input
 from sciml.training.checkpoint import load_checkpoint
 from sciml.training.config import ExperimentConfig, dump_config, load_config
 from sciml.training.trainer import Trainer, evaluate_model
-from sciml.utils import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sciml.registry import Registry
+from sciml.core.registry import Registry
 
 _GENERATORS = Registry(
     "generator",

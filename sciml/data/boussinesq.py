@@ -44,8 +44,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from sciml.core.errors import ConfigError, InvalidValueError
 from sciml.data.navier_stokes import VorticitySolver, fno_forcing
-from sciml.errors import ConfigError, InvalidValueError
 from sciml.fields.grid import Grid
 
 __all__ = ["generate", "BoussinesqSolver", "exact_buoyant_mode"]

@@ -19,7 +19,7 @@ import logging
 import numpy as np
 import torch
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.fields.grid import Grid
 
 __all__ = ["generate", "bumps", "sample_parameters"]

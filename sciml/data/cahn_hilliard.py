@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 __all__ = ["generate", "solve", "free_energy", "initial_mixture", "fourier_resample"]
 

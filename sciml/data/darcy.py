@@ -43,8 +43,8 @@ import scipy.sparse.linalg as spla
 import torch
 from tqdm.auto import tqdm
 
+from sciml.core.errors import ConfigError, GridError, InvalidValueError, ShapeError
 from sciml.data.grf import _as_grid, _parse_dtype, sample_grf
-from sciml.errors import ConfigError, GridError, InvalidValueError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 

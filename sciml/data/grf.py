@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import loadmat
 
-from sciml.errors import DataFormatError, InvalidValueError
+from sciml.core.errors import DataFormatError, InvalidValueError
 
 N_DEMOS = 7
 N_TIMES = 1000

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from sciml.errors import ConfigError, InvalidValueError
+from sciml.core.errors import ConfigError, InvalidValueError
 from sciml.fields.grid import Grid
 
 __all__ = ["generate", "VorticitySolver", "taylor_green"]

@@ -30,8 +30,8 @@ from typing import Any
 import yaml
 
 import sciml.data as data
-from sciml.errors import ConfigError, DataFormatError
-from sciml.training.config import parse_override
+from sciml.core.config import parse_override
+from sciml.core.errors import ConfigError, DataFormatError
 
 __all__ = ["load_recipe", "apply_overrides", "run_recipe", "RECIPE_KEYS"]
 

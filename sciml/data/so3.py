@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from scipy.linalg import expm
 
+from sciml.core.errors import ConfigError
 from sciml.data.lasa import load_shape
-from sciml.errors import ConfigError
 
 
 def _rotations(xi: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

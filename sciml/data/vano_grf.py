@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.fields.grid import Grid
 
 __all__ = ["gauss_legendre_grid", "paper_grf_eigenpairs", "paper_grf_1d", "paper_grf_covariance", "generate"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sciml.errors import InvalidValueError, ShapeError
+from sciml.core.errors import InvalidValueError, ShapeError
 
 
 def _as_2d(a, name: str) -> np.ndarray:

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.func import jvp
 
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.dynamics.ncds import NCDS, mlp
-from sciml.errors import ConfigError, ShapeError
 
 
 class AffineCoupling(nn.Module):

@@ -35,8 +35,8 @@ import geoopt
 import torch
 from torch import nn
 
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.dynamics.ncds import NCDS
-from sciml.errors import ConfigError, ShapeError
 
 _SMALL = 1e-4
 _NEAR_PI_COS = -0.9

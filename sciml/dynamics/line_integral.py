@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torchdiffeq import odeint
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 
 JVP = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torchdiffeq import odeint
 
+from sciml.core.errors import ConfigError, InvalidValueError, ShapeError
 from sciml.dynamics.line_integral import INTEGRATORS, line_integral
-from sciml.errors import ConfigError, InvalidValueError, ShapeError
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "softplus": nn.Softplus, "silu": nn.SiLU}
 

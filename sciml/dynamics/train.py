@@ -32,14 +32,14 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from sciml.core.config import convert
+from sciml.core.errors import ConfigError
+from sciml.core.files import atomic_path
+from sciml.core.registry import accepted_keys
 from sciml.dynamics.dtw import mean_dtw
 from sciml.dynamics.latent import LatentNCDS
 from sciml.dynamics.lie import SO3NCDS, so3_log
 from sciml.dynamics.ncds import NCDS, LinearStableField, MLPField, rollout
-from sciml.errors import ConfigError
-from sciml.registry import accepted_keys
-from sciml.training.config import _convert
-from sciml.utils import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def build_field(name: str, model_cfg: dict[str, Any], dim: int, goal) -> nn.Modu
 def _number(key: str, value: Any, kind: type, minimum: float) -> Any:
     """``value`` as ``kind`` (int or float; the typed configs' conversion, which also reads YAML 1.1's "1e-5"
     strings as floats), finite and >= ``minimum``, else a ConfigError naming ``key``."""
-    value = _convert(kind, value, key)
+    value = convert(kind, value, key)
     if not (np.isfinite(value) and value >= minimum):
         raise ConfigError(f"{key} must be finite and >= {minimum}, got {value!r}")
     return value
@@ -261,7 +261,7 @@ def load_dynamics_run(run_dir: str | Path) -> _Prepared:
     """Rebuild a trained NCDS run from ``config.yaml`` and ``checkpoints/last.pt`` (weights_only loading)."""
     import yaml
 
-    from sciml.errors import CheckpointError
+    from sciml.core.errors import CheckpointError
     from sciml.training.checkpoint import load_checkpoint
 
     run_dir = Path(run_dir)

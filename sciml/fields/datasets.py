@@ -59,7 +59,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
+from sciml.core.errors import DataFormatError, GridError, InvalidValueError, ShapeError
 from sciml.fields.grid import Grid, PointCloud, _coords_match
 from sciml.fields.hdf5 import _check_format, _check_mask, _check_numeric, _dataset, read_grid
 from sciml.fields.resample import resample_values, zero_outside_mask

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
+from sciml.core.errors import DataFormatError, GridError, InvalidValueError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
 
 __all__ = ["Field"]

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.errors import GridError, ShapeError
+from sciml.core.errors import GridError, ShapeError
 
 __all__ = ["Grid", "PointCloud"]
 

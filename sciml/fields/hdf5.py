@@ -17,7 +17,7 @@ Layout (see docs/data-format.md for the user-facing description)::
 
 Values keep their dtype (float32 stays float32); coordinates, bounds and time are float64, so a write/read
 round trip is exact. Files are written to a temporary file next to the destination and renamed over it
-(``sciml.utils.atomic_path``): a write that fails leaves any previous file untouched. Every problem with a
+(``sciml.core.files.atomic_path``): a write that fails leaves any previous file untouched. Every problem with a
 file (missing, not HDF5, truncated, missing group or dataset) raises ``DataFormatError`` naming the file.
 """
 
@@ -35,10 +35,10 @@ import h5py
 import numpy as np
 import torch
 
-from sciml.errors import DataFormatError, ShapeError
+from sciml.core.errors import DataFormatError, ShapeError
+from sciml.core.files import atomic_path
 from sciml.fields.field import Field, _canonical_attrs, _names, check_mask_layout
 from sciml.fields.grid import Grid, PointCloud
-from sciml.utils import atomic_path
 
 __all__ = [
     "FORMAT_NAME",

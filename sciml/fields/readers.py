@@ -48,7 +48,7 @@ import h5py
 import numpy as np
 import torch
 
-from sciml.errors import DataFormatError, InvalidValueError, ShapeError
+from sciml.core.errors import DataFormatError, InvalidValueError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 from sciml.fields.hdf5 import _normalize_index, _read_rows, open_file

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.errors import DataFormatError, GridError
+from sciml.core.errors import DataFormatError, GridError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.fields.resample import spectral_resample_axis
 from sciml.layers.norms import FunctionInstanceNorm
 from sciml.layers.spectral import SpectralConv

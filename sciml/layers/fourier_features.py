@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 
 __all__ = ["PeriodicFeatures", "RandomFourierFeatures", "CoordinateFeatures", "build_features"]
 

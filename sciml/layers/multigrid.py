@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 
 __all__ = ["VCycle", "PADDING_MODES", "pad_axes", "resolve_padding"]
 

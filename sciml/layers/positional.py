@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 __all__ = ["fourier_axis_bases", "evaluate_fourier", "FourierFunction", "VariablePositionalEncoding"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from sciml.errors import ShapeError
+from sciml.core.errors import ShapeError
 
 __all__ = [
     "covariance_error",

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-from sciml.errors import ShapeError
+from sciml.core.errors import ShapeError
 from sciml.fields.grid import Grid, PointCloud
 from sciml.training.losses import relative_l2 as _loss_relative_l2
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from sciml.registry import Registry
+from sciml.core.registry import Registry
 
 _MODELS = Registry(
     "model",

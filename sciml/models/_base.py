@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sciml.errors import ShapeError
+from sciml.core.errors import ShapeError
 from sciml.fields.grid import Grid
 
 

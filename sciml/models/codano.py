@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.errors import CheckpointError, ConfigError, ShapeError
+from sciml.core.errors import CheckpointError, ConfigError, ShapeError
 from sciml.layers.codomain_attention import CoDABlock, PointwiseLinear
 from sciml.layers.positional import FourierFunction, VariablePositionalEncoding
 from sciml.models._base import resolve_input

@@ -29,7 +29,7 @@ import torch
 from neuralop.models import FNO as _NeuralopFNO
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.layers.spectral import SpectralConv
 from sciml.models._base import resolve_input
 

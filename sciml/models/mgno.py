@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.layers.multigrid import VCycle, resolve_padding
 from sciml.models._base import resolve_input
 

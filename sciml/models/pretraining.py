@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.training.losses import relative_l2  # the loss used throughout (re-exported for the benchmarks)
 
 __all__ = ["MaskConfig", "mask_fields", "relative_l2", "split_batch", "expected_masked_fraction"]

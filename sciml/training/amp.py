@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 __all__ = ["autocast", "fp32", "fft_fp32", "to_fp32"]
 

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.errors import CheckpointError
-from sciml.utils import atomic_path
+from sciml.core.errors import CheckpointError
+from sciml.core.files import atomic_path
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "FORMAT", "VERSION"]
 

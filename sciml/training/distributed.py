@@ -20,7 +20,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 __all__ = ["DistInfo", "env_info", "setup", "cleanup", "is_main", "rank", "world_size", "barrier", "all_reduce_sum"]
 

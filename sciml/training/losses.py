@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
 
 __all__ = [

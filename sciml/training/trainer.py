@@ -38,14 +38,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from sciml.errors import CheckpointError, ConfigError, TrainingDivergedError
+from sciml.core.errors import CheckpointError, ConfigError, TrainingDivergedError
+from sciml.core.files import atomic_path
 from sciml.fields.grid import Grid
 from sciml.training import distributed
 from sciml.training.amp import autocast
 from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sciml.training.config import TrainConfig, from_dict, to_dict
 from sciml.training.losses import get_loss, relative_h1, relative_l2
-from sciml.utils import atomic_path
 
 __all__ = ["Trainer"]
 

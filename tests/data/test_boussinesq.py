@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError
 from sciml.data import generate
 from sciml.data.boussinesq import BoussinesqSolver, exact_buoyant_mode
-from sciml.errors import ConfigError
 
 
 def _random_state(n, seed=0):

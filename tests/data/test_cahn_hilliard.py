@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import sciml.data
+from sciml.core.errors import ConfigError
 from sciml.data.cahn_hilliard import fourier_resample, free_energy, initial_mixture, solve
-from sciml.errors import ConfigError
 
 
 def test_mass_conserved_to_round_off_and_energy_decreases():

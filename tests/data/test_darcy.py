@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError, GridError, InvalidValueError
 from sciml.data import generate
 from sciml.data.darcy import solve_darcy
 from sciml.data.grf import sample_grf
-from sciml.errors import ConfigError, GridError, InvalidValueError
 from sciml.fields.grid import Grid
 
 PI = math.pi

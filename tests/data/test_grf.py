@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError
 from sciml.data import generate
 from sciml.data.grf import grf_covariance, grf_eigenvalues, sample_grf
-from sciml.errors import ConfigError
 from sciml.fields.grid import Grid
 
 BASES = ["cosine", "sine", "periodic"]

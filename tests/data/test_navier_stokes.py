@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError
 from sciml.data.navier_stokes import VorticitySolver, fno_forcing, generate, taylor_green
-from sciml.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("single_thread")  # tiny tensors: see tests/conftest.py
 

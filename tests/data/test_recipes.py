@@ -10,9 +10,9 @@ import yaml
 
 import sciml
 import sciml.data.darcy as darcy_module
+from sciml.core.errors import ConfigError
 from sciml.data import generate
 from sciml.data.recipes import apply_overrides, load_recipe, run_recipe
-from sciml.errors import ConfigError
 from sciml.fields.hdf5 import list_groups, read_field, read_provenance
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"

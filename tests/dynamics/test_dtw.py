@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sciml.core.errors import ShapeError
 from sciml.dynamics.dtw import dtw_distance
-from sciml.errors import ShapeError
 
 
 def _reference(x, y):

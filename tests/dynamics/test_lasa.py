@@ -7,8 +7,8 @@ import socket
 import numpy as np
 import pytest
 
+from sciml.core.errors import DataFormatError
 from sciml.data.lasa import available_shapes, load_lasa, load_shape
-from sciml.errors import DataFormatError
 
 
 @pytest.fixture

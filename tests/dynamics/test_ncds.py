@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.dynamics.line_integral import gauss_legendre, line_integral
 from sciml.dynamics.ncds import (
     NCDS,
@@ -14,7 +15,6 @@ from sciml.dynamics.ncds import (
     max_symmetric_jacobian_eigenvalue,
     rollout,
 )
-from sciml.errors import ConfigError, ShapeError
 
 
 def _field(dim: int, eps: float = 0.3, seed: int = 0, goal=None) -> NCDS:

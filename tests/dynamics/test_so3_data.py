@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError
 from sciml.data.so3 import so3_trajectories
 from sciml.dynamics.lie import quat_to_matrix, so3_log
-from sciml.errors import ConfigError
 
 
 @pytest.mark.parametrize("source", ["lasa", "field"])

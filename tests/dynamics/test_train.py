@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
+from sciml.core.errors import ConfigError
 from sciml.data.so3 import so3_trajectories
 from sciml.dynamics.lie import SO3
 from sciml.dynamics.train import train_from_config
-from sciml.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
 

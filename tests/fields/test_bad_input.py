@@ -6,7 +6,7 @@ import pytest
 import torch
 import xarray as xr
 
-from sciml.errors import DataFormatError, GridError, InvalidValueError, SciMLError, ShapeError
+from sciml.core.errors import DataFormatError, GridError, InvalidValueError, SciMLError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 from sciml.fields.hdf5 import list_groups, open_file, read_field, write_fields

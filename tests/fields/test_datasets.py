@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sciml.errors import DataFormatError, GridError, InvalidValueError, ShapeError
+from sciml.core.errors import DataFormatError, GridError, InvalidValueError, ShapeError
 from sciml.fields import field as field_mod
 from sciml.fields import hdf5
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.errors import DataFormatError, SciMLError, ShapeError
+from sciml.core.errors import DataFormatError, SciMLError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 

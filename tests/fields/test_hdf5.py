@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import sciml.fields.hdf5 as h5mod
-from sciml.errors import DataFormatError, ShapeError
+from sciml.core.errors import DataFormatError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 from sciml.fields.hdf5 import (

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.errors import DataFormatError, ShapeError
+from sciml.core.errors import DataFormatError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.fields.hdf5 import read_trajectories, write_trajectories
 from sciml.fields.readers import read_neuralop_pt, read_pdebench, read_the_well

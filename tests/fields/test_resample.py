@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.errors import GridError
+from sciml.core.errors import GridError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import xarray as xr
 
-from sciml.errors import DataFormatError, GridError, InvalidValueError
+from sciml.core.errors import DataFormatError, GridError, InvalidValueError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
 

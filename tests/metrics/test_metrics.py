@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ShapeError
 from sciml.data.vano_grf import gauss_legendre_grid, paper_grf_1d, paper_grf_covariance, paper_grf_eigenpairs
-from sciml.errors import ShapeError
 from sciml.fields.grid import Grid
 from sciml.metrics import (
     covariance_error,

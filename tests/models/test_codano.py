@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sciml.models
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.layers.positional import VariablePositionalEncoding
 from sciml.models.pretraining import MaskConfig, expected_masked_fraction, mask_fields, relative_l2

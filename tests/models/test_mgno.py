@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sciml.models
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.layers.multigrid import VCycle
 from sciml.models.mgno import BiasFunction

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import sciml.models
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
 from sciml.models.vano import gaussian_kl
 from sciml.testing.resolution import band_limited

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from sciml.errors import TrainingDivergedError
+from sciml.core.errors import TrainingDivergedError
 from sciml.training import Trainer, is_main
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.errors import CheckpointError
+from sciml.core.errors import CheckpointError
 from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 

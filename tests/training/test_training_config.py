@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.training.config import (
     DataConfig,
     ExperimentConfig,

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.training.losses import (
     H1Loss,

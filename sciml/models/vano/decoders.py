@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 from sciml.models.vano.encoders import mlp
 
 __all__ = ["LinearDecoder", "ConcatDecoder", "SplitDecoder", "build_decoder"]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, GridError, ShapeError
+from sciml.core.errors import ConfigError, GridError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.layers.fourier_features import build_features
 

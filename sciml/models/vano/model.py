@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
 from sciml.layers.fourier_features import build_features
 from sciml.models.vano.decoders import LinearDecoder, build_decoder

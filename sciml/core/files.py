@@ -1,4 +1,4 @@
-"""Small helpers shared across the package: atomic file writes and seeding."""
+"""All-or-nothing file writes: ``atomic_path`` and the cleanup of temporaries a killed writer left behind."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 
 @contextlib.contextmanager
@@ -45,3 +45,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``atomic_path(path)`` left by a writer that was killed (SIGKILL, power loss).
+
+    ``atomic_path`` names them ``.<name>.<random>.tmp`` beside ``path``; a process that dies between creating and
+    renaming one never removes it, so repeated crashes would pile up files the size of ``path``. Call this
+    only where no other process writes ``path`` at the same time (rank 0 of a run, before writing). Returns the
+    removed paths.
+    """
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+            removed.append(stale)
+    return removed

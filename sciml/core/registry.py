@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 
 class Registry:

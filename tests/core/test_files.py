@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from sciml.utils import atomic_path
+from sciml.core.files import atomic_path
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

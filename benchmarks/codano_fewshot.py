@@ -42,7 +42,7 @@ from sciml.core.files import atomic_path
 from sciml.data import generate
 from sciml.data.navier_stokes import VorticitySolver
 from sciml.fields.grid import Grid
-from sciml.models.pretraining import relative_l2
+from sciml.metrics.losses import relative_l2
 from sciml.testing.baselines import neuralop_codano as paper_codano
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

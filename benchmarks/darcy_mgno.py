@@ -4,7 +4,7 @@ Both models train on the same sciml Darcy data (piecewise-constant 12/3 coeffici
 boundary) at ``--resolution`` with the same loss, optimiser, batch size and wall-clock budget: epochs of the two
 models are interleaved (the one with less training time so far goes next), so machine noise hits both alike,
 and the learning rate follows a cosine decay over the *time* budget. The FNO width is chosen so its parameter
-count is closest to MgNO's. Reported: test relative L2 and H1 (quadrature, sciml.training.losses) at each
+count is closest to MgNO's. Reported: test relative L2 and H1 (quadrature, sciml.metrics.losses) at each
 ``--eval-resolutions`` (zero-shot transfer of the weights trained at ``--resolution``; MgNO additionally with
 ``scale_stencils`` switched on at evaluation, which is the identity at the training resolution), median seconds
 per epoch, parameters, and memory (CUDA peak on a GPU; on CPU the bytes of tensors saved for backward in one
@@ -31,7 +31,7 @@ from _common import current_command, save_results  # noqa: E402
 import sciml.models  # noqa: E402
 from sciml.data.darcy import generate  # noqa: E402
 from sciml.fields.grid import Grid  # noqa: E402
-from sciml.training.losses import relative_h1, relative_l2  # noqa: E402
+from sciml.metrics.losses import relative_h1, relative_l2  # noqa: E402
 
 
 def n_params(m: torch.nn.Module) -> int:

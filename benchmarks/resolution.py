@@ -41,7 +41,7 @@ from sciml.fields.grid import Grid
 from sciml.testing.baselines import neuralop_codano
 from sciml.testing.resolution import CASES as SUITE_CASES
 from sciml.testing.resolution import ResolutionCase, discretization_gaps
-from sciml.training.losses import relative_l2
+from sciml.metrics.losses import relative_l2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import train_adam_cosine  # noqa: E402

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import sciml.models
 from sciml.fields.grid import Grid
 from sciml.training import Trainer
-from sciml.training.losses import relative_l2
+from sciml.metrics.losses import relative_l2
 
 
 class _Data(TensorDataset):

@@ -25,7 +25,7 @@ from sciml.data.lasa import load_shape
 
 
 def _rotations(xi: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from sciml.dynamics.lie import matrix_to_quat, so3_exp
+    from sciml.geometry.so3 import matrix_to_quat, so3_exp
 
     R = torch.as_tensor(goal) @ so3_exp(torch.as_tensor(xi))
     q = matrix_to_quat(R).numpy()
@@ -57,7 +57,7 @@ def so3_trajectories(
         raise ConfigError(f"max_angle must be in (0, pi) so that log is single-valued, got {max_angle}")
     if n_samples < 1 or resolution < 2:
         raise ConfigError(f"n_samples >= 1 and resolution >= 2 required, got {n_samples}, {resolution}")
-    from sciml.dynamics.lie import so3_exp
+    from sciml.geometry.so3 import so3_exp
 
     g_xi = np.zeros(3) if goal_axis_angle is None else np.asarray(goal_axis_angle, dtype=np.float64)
     goal = so3_exp(torch.as_tensor(g_xi)).numpy()

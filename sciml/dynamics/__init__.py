@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from sciml.dynamics.dtw import dtw_distance, mean_dtw
 from sciml.dynamics.latent import CouplingFlow, LatentNCDS
-from sciml.dynamics.lie import SO3, SO3NCDS, so3_exp, so3_log
 from sciml.dynamics.ncds import NCDS, LinearStableField, MLPField, max_symmetric_jacobian_eigenvalue, rollout
 from sciml.dynamics.obstacles import EllipsoidObstacle, ModulatedField
+from sciml.dynamics.so3 import SO3NCDS
+from sciml.geometry.so3 import SO3, so3_exp, so3_log
 
 __all__ = [
     "NCDS",

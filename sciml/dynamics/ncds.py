@@ -28,23 +28,14 @@ from torchdiffeq import odeint
 
 from sciml.core.errors import ConfigError, InvalidValueError, ShapeError
 from sciml.dynamics.line_integral import INTEGRATORS, line_integral
-
-_ACTIVATIONS = {"tanh": nn.Tanh, "softplus": nn.Softplus, "silu": nn.SiLU}
+from sciml.layers.mlp import mlp as layers_mlp
 
 
 def mlp(d_in: int, d_out: int, hidden: int, depth: int, activation: str = "tanh") -> nn.Sequential:
-    """A plain MLP with ``depth`` hidden layers of width ``hidden``."""
-    if activation not in _ACTIVATIONS:
-        raise ConfigError(f"unknown activation {activation!r}; allowed: {', '.join(_ACTIVATIONS)}")
+    """A plain MLP with ``depth`` hidden layers of width ``hidden`` (``sciml.layers.mlp``)."""
     if depth < 1 or hidden < 1:
         raise ConfigError(f"depth and hidden must be >= 1, got depth={depth}, hidden={hidden}")
-    layers: list[nn.Module] = []
-    width = d_in
-    for _ in range(depth):
-        layers += [nn.Linear(width, hidden), _ACTIVATIONS[activation]()]
-        width = hidden
-    layers.append(nn.Linear(width, d_out))
-    return nn.Sequential(*layers)
+    return layers_mlp([d_in] + [hidden] * depth + [d_out], activation)
 
 
 class NCDS(nn.Module):

@@ -38,8 +38,9 @@ from sciml.core.files import atomic_path
 from sciml.core.registry import accepted_keys
 from sciml.dynamics.dtw import mean_dtw
 from sciml.dynamics.latent import LatentNCDS
-from sciml.dynamics.lie import SO3NCDS, so3_log
 from sciml.dynamics.ncds import NCDS, LinearStableField, MLPField, rollout
+from sciml.dynamics.so3 import SO3NCDS
+from sciml.geometry.so3 import so3_log
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import torch
 
 from sciml.core.errors import ShapeError
 from sciml.fields.grid import Grid, PointCloud
-from sciml.training.losses import relative_l2 as _loss_relative_l2
+from sciml.metrics.losses import relative_l2 as _loss_relative_l2
 
 __all__ = ["relative_l2", "mmd", "generalized_mmd", "pairwise_sq_dist"]
 
@@ -45,7 +45,7 @@ def _weights(shape: tuple, grid: Grid | PointCloud | None, ref: torch.Tensor) ->
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor, grid: Grid | PointCloud | None = None) -> torch.Tensor:
     """Per-sample relative L2 error ``||pred - true|| / ||true||``, shape ``(batch,)``: the training loss
-    ``sciml.training.losses.relative_l2`` without the batch reduction."""
+    ``sciml.metrics.losses.relative_l2`` without the batch reduction."""
     return _loss_relative_l2(pred, true, grid, reduction="none")
 
 

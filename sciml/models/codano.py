@@ -48,8 +48,9 @@ from torch import nn
 from sciml.core.errors import CheckpointError, ConfigError, ShapeError
 from sciml.layers.codomain_attention import CoDABlock, PointwiseLinear
 from sciml.layers.positional import FourierFunction, VariablePositionalEncoding
+from sciml.metrics.losses import relative_l2
 from sciml.models._base import resolve_input
-from sciml.models.pretraining import MaskConfig, mask_fields, relative_l2, split_batch
+from sciml.models.pretraining import MaskConfig, mask_fields, split_batch
 
 __all__ = ["CoDANO"]
 

@@ -50,9 +50,10 @@ from torch import nn
 
 from sciml.core.errors import ConfigError
 from sciml.layers.multigrid import VCycle, resolve_padding
+from sciml.layers.norms import FunctionInstanceNorm
 from sciml.models._base import resolve_input
 
-__all__ = ["MgNO", "BiasFunction", "QuadratureNorm"]
+__all__ = ["MgNO", "BiasFunction"]
 
 _ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu, "tanh": torch.tanh, "silu": F.silu, "identity": lambda x: x}
 _BIAS = ("function", "constant", "none")
@@ -101,27 +102,6 @@ class BiasFunction(nn.Module):
             self._cache = hit = (grid, key, mats)
         mats = hit[2]
         return torch.einsum("im,cmn,jn->cij", mats[0], self.coef.to(dtype), mats[1]).unsqueeze(0)
-
-
-class QuadratureNorm(nn.Module):
-    """Normalise by the quadrature mean and variance over the domain (and channels for ``mode="layer"``)."""
-
-    def __init__(self, channels: int, mode: str = "layer", eps: float = 1e-5) -> None:
-        super().__init__()
-        self.mode, self.eps = mode, eps
-        self.weight = nn.Parameter(torch.ones(1, channels, 1, 1))
-        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
-
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        # w: normalised quadrature weights (H, W) summing to 1
-        mean_s = (x * w).sum(dim=(-2, -1), keepdim=True)
-        sq_s = (x * x * w).sum(dim=(-2, -1), keepdim=True)
-        if self.mode == "layer":
-            mean, sq = mean_s.mean(1, keepdim=True), sq_s.mean(1, keepdim=True)
-        else:
-            mean, sq = mean_s, sq_s
-        var = (sq - mean * mean).clamp_min(0)
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
 
 class MgNO(nn.Module):
@@ -217,7 +197,7 @@ class MgNO(nn.Module):
             )
             self.pointwise.append(nn.Conv2d(c_in, width, 1, bias=False))
             if norm != "none":
-                self.norms.append(QuadratureNorm(width, norm))
+                self.norms.append(FunctionInstanceNorm(width, 2, over_channels=norm == "layer"))
             if bias == "function":
                 self.biases.append(BiasFunction(width, bias_resolution))
             elif bias == "constant":

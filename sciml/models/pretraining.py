@@ -11,7 +11,7 @@ Masking (Rahman et al. 2024, section 4): for every sample of a batch ``x`` shape
 * masked values are replaced by ``fill`` (0: the data are normalised).
 
 The pretraining loss compares the model's reconstruction of the masked input with the clean input (the target is
-the unmasked field, never the masked one). ``relative_l2`` (``sciml.training.losses``) is the loss used throughout:
+the unmasked field, never the masked one). ``relative_l2`` (``sciml.metrics.losses``) is the loss used throughout:
 per-sample ``||pred - target|| / ||target||`` with the grid's quadrature weights, averaged over the batch.
 
 Finetuning freezes the pretrained encoder (positional encodings of pretrained variables, lifting, CLS token and
@@ -25,9 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from sciml.core.errors import ConfigError
-from sciml.training.losses import relative_l2  # the loss used throughout (re-exported for the benchmarks)
 
-__all__ = ["MaskConfig", "mask_fields", "relative_l2", "split_batch", "expected_masked_fraction"]
+__all__ = ["MaskConfig", "mask_fields", "split_batch", "expected_masked_fraction"]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Training: one ``Trainer`` for every model, checkpoints, DDP, quadrature losses and typed configs.
+"""Training: one ``Trainer`` for every model, checkpoints, DDP, AMP and typed configs (losses: ``sciml.metrics``).
 
     from sciml.training import Trainer, TrainConfig
     trainer = Trainer(model, train_data, val_data, config=TrainConfig(epochs=20, lr=1e-3), run_dir="runs/a")
@@ -20,7 +20,6 @@ from sciml.training.config import (
     to_dict,
 )
 from sciml.training.distributed import is_main, world_size
-from sciml.training.losses import H1Loss, LpLoss, MSELoss, get_loss, h1_seminorm, relative_h1, relative_l2
 from sciml.training.trainer import Trainer
 
 __all__ = [
@@ -36,13 +35,6 @@ __all__ = [
     "load_checkpoint",
     "is_main",
     "world_size",
-    "relative_l2",
-    "relative_h1",
-    "h1_seminorm",
-    "LpLoss",
-    "H1Loss",
-    "MSELoss",
-    "get_loss",
     "fp32",
     "fft_fp32",
 ]

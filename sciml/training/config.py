@@ -43,7 +43,7 @@ class TrainConfig:
     ``amp``: None or ``"bf16"`` (autocast; losses and FFTs stay in fp32). ``progress``: None shows a tqdm
     bar only on a TTY and on rank 0. ``checkpoint_every`` and ``eval_every`` count epochs, ``log_every``
     optimizer steps. ``monitor`` is the validation metric (lower is better) that selects ``best.pt``.
-    ``loss`` names the default supervised loss (``sciml.training.losses.get_loss``: ``"relative_l2"``,
+    ``loss`` names the default supervised loss (``sciml.metrics.losses.get_loss``: ``"relative_l2"``,
     ``"relative_h1"``, ``"mse"``); the Trainer's ``loss=`` argument overrides it.
     ``find_unused_parameters`` is passed to DDP (needed when parameters are frozen after the wrap).
     """
@@ -70,7 +70,7 @@ class TrainConfig:
     find_unused_parameters: bool = False
 
     def __post_init__(self) -> None:
-        from sciml.training.losses import get_loss
+        from sciml.metrics.losses import get_loss
 
         get_loss(self.loss)  # ConfigError naming the available losses
         for name in ("epochs", "batch_size", "log_every", "checkpoint_every", "eval_every"):

@@ -41,11 +41,11 @@ from torch.utils.data.distributed import DistributedSampler
 from sciml.core.errors import CheckpointError, ConfigError, TrainingDivergedError
 from sciml.core.files import atomic_path
 from sciml.fields.grid import Grid
+from sciml.metrics.losses import get_loss, relative_h1, relative_l2
 from sciml.training import distributed
 from sciml.training.amp import autocast
 from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from sciml.training.config import TrainConfig, from_dict, to_dict
-from sciml.training.losses import get_loss, relative_h1, relative_l2
 
 __all__ = ["Trainer"]
 
@@ -108,7 +108,7 @@ class Trainer:
         model: an ``nn.Module`` with ``forward(x, grid)`` (or ``training_loss(batch, grid)``).
         train_data, val_data: map-style datasets; ``grid`` defaults to ``train_data.grid`` if present,
             validation uses ``val_data.grid`` if present.
-        loss: a name for ``sciml.training.losses.get_loss`` or a callable ``(pred, target, grid)``;
+        loss: a name for ``sciml.metrics.losses.get_loss`` or a callable ``(pred, target, grid)``;
             None uses ``config.loss`` (default ``"relative_l2"``).
         config: ``TrainConfig``, a dict validated into one, or None for the defaults.
         run_dir: directory for ``metrics.jsonl`` and ``checkpoints/``; None writes nothing.

@@ -8,7 +8,7 @@ import torch
 
 from sciml.core.errors import ConfigError
 from sciml.data.so3 import so3_trajectories
-from sciml.dynamics.lie import quat_to_matrix, so3_log
+from sciml.geometry.so3 import quat_to_matrix, so3_log
 
 
 @pytest.mark.parametrize("source", ["lasa", "field"])

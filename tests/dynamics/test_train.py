@@ -11,8 +11,8 @@ import yaml
 
 from sciml.core.errors import ConfigError
 from sciml.data.so3 import so3_trajectories
-from sciml.dynamics.lie import SO3
 from sciml.dynamics.train import train_from_config
+from sciml.geometry.so3 import SO3
 
 CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "configs"
 

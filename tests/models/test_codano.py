@@ -9,7 +9,8 @@ import sciml.models
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.layers.positional import VariablePositionalEncoding
-from sciml.models.pretraining import MaskConfig, expected_masked_fraction, mask_fields, relative_l2
+from sciml.metrics.losses import relative_l2
+from sciml.models.pretraining import MaskConfig, expected_masked_fraction, mask_fields
 from sciml.testing.baselines import neuralop_codano
 from sciml.testing.resolution import ResolutionCase, discretization_gaps, to_float64
 

@@ -10,9 +10,9 @@ from _trainhelp import GridDataset, TinyConvNet, params_of, smoothing_problem
 from torch import nn
 
 from sciml.core.errors import ConfigError, TrainingDivergedError
+from sciml.metrics.losses import relative_l2
 from sciml.training import Trainer, load_checkpoint
 from sciml.training.amp import fft_fp32
-from sciml.training.losses import relative_l2
 
 
 class StopAfter:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from sciml.core.errors import ConfigError
-from sciml.models.vano.encoders import mlp
+from sciml.layers.mlp import mlp
 
 __all__ = ["LinearDecoder", "ConcatDecoder", "SplitDecoder", "build_decoder"]
 

@@ -26,18 +26,9 @@ from torch import nn
 from sciml.core.errors import ConfigError, GridError, ShapeError
 from sciml.fields.grid import Grid
 from sciml.layers.fourier_features import build_features
+from sciml.layers.mlp import mlp
 
-__all__ = ["OperatorEncoder", "CNNEncoder", "mlp"]
-
-
-def mlp(sizes: Sequence[int], act: type[nn.Module] = nn.GELU) -> nn.Sequential:
-    """Fully connected net ``sizes[0] -> ... -> sizes[-1]`` with ``act`` between layers (none after the last)."""
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(act())
-    return nn.Sequential(*layers)
+__all__ = ["OperatorEncoder", "CNNEncoder"]
 
 
 class OperatorEncoder(nn.Module):

@@ -8,7 +8,8 @@ import geoopt
 import pytest
 import torch
 
-from sciml.dynamics.lie import SO3, SO3NCDS, hat, matrix_to_quat, quat_to_matrix, right_jacobian, so3_exp, so3_log
+from sciml.dynamics.so3 import SO3NCDS
+from sciml.geometry.so3 import SO3, hat, matrix_to_quat, quat_to_matrix, right_jacobian, so3_exp, so3_log
 
 D = torch.float64
 

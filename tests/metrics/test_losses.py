@@ -9,7 +9,7 @@ import torch
 
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid
-from sciml.training.losses import (
+from sciml.metrics.losses import (
     H1Loss,
     LpLoss,
     MSELoss,

@@ -241,7 +241,7 @@ def rollout_errors(model: nn.Module, ds: TrajectoryDataset, max_trajectories: in
     The model's prediction is fed back as the next input, so errors accumulate as in deployment. Reads one
     window per trajectory holding frame 0 and every later frame ``step`` apart.
     """
-    from sciml.training.losses import relative_l2
+    from sciml.metrics.losses import relative_l2
 
     if ds.n_in != 1 or ds.n_out != 1:
         return []

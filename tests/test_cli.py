@@ -176,8 +176,8 @@ def test_trajectory_training_and_rollout_evaluation(tmp_path):
     # the one-step windows of the 2 held-out trajectories (4 windows each, in time order)
     import torch
 
+    from sciml.metrics.losses import relative_l2
     from sciml.runs import load_run_model, test_dataset
-    from sciml.training.losses import relative_l2
 
     model, cfg_loaded = load_run_model(run)
     ds = test_dataset(cfg_loaded, None)

@@ -147,7 +147,7 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
 
     def pre_loss():
         idx = torch.randint(0, pre_n.shape[0], (args.pretrain_batch,), generator=gen)
-        return pre_model.training_loss(pre_n[idx], grid)[0]
+        return pre_model.objective(pre_n[idx], grid)[0]
 
     t0 = time.perf_counter()
     pre_step, _, _ = train_adam_cosine(pre_model, args.pretrain_steps, args.lr, pre_loss)
@@ -155,7 +155,7 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
     pre_state = pre_model.state_dict()
     with torch.no_grad():
         torch.manual_seed(123)
-        pre_rec = float(pre_model.training_loss(pre_n[:64], grid)[0])
+        pre_rec = float(pre_model.objective(pre_n[:64], grid)[0])
     log(
         f"seed {seed}: pretrained {args.pretrain_steps} steps in {t_pre:.0f} s, "
         f"masked reconstruction rel L2 {pre_rec:.3f}"
@@ -199,6 +199,8 @@ def run_seed(seed, args, pre_n, xn, yn, grid, log):
             if name in PRETRAINED:
                 # frozen (codano_pretrained) or trainable (codano_pretrained_full) encoder; T gets a new encoding
                 model.load_encoder(pre_state)
+                if not model.finetune_encoder:
+                    model.freeze_encoder()
             fwd = fwds.get(name, fwd_codano)
             bgen = torch.Generator().manual_seed(seed + 1000 * shots)  # same minibatches for every model
 

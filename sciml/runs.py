@@ -30,6 +30,16 @@ from sciml.core.files import atomic_path
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
 from sciml.models._base import resolve_input
+from sciml.models.protocol import (
+    Objective,
+    Stage,
+    Staged,
+    StepHook,
+    Wrapper,
+    attach_spec,
+    load_matching,
+    model_spec,
+)
 from sciml.training.checkpoint import load_checkpoint
 from sciml.training.config import ExperimentConfig, dump_config, load_config
 from sciml.training.trainer import Trainer, evaluate_model
@@ -39,8 +49,13 @@ log = logging.getLogger(__name__)
 __all__ = ["Normalized", "train_run", "load_run_model", "evaluate_run", "plot_run", "test_dataset"]
 
 
-class Normalized(nn.Module):
-    """``y = model((x - mu_x) / s_x, grid) * s_y + mu_y`` with per-channel statistics stored as buffers."""
+class Normalized(nn.Module, Wrapper):
+    """``y = model((x - mu_x) / s_x, grid) * s_y + mu_y`` with per-channel statistics stored as buffers.
+
+    Build it with ``normalized(model, in_channels, out_channels)``: the wrapper then declares the same capabilities
+    as the model it holds (``Objective``: the model's objective sees normalised inputs and targets; ``StepHook``;
+    ``Staged``: stage patterns name the inner model's parameters, without the ``model.`` prefix).
+    """
 
     def __init__(self, model: nn.Module, in_channels: int, out_channels: int) -> None:
         super().__init__()
@@ -49,9 +64,13 @@ class Normalized(nn.Module):
         self.register_buffer("in_std", torch.ones(in_channels))
         self.register_buffer("out_mean", torch.zeros(out_channels))
         self.register_buffer("out_std", torch.ones(out_channels))
-        for attr in ("sciml_name", "sciml_config"):
-            if hasattr(model, attr):
-                setattr(self, attr, getattr(model, attr))
+        spec = model_spec(model)
+        if spec is not None:
+            attach_spec(self, spec.name, spec.config)
+
+    @property
+    def wrapped(self) -> nn.Module:
+        return self.model
 
     def set_stats(self, mean_x, std_x, mean_y, std_y, eps: float = 1e-6) -> None:
         self.in_mean.copy_(mean_x)
@@ -59,11 +78,57 @@ class Normalized(nn.Module):
         self.out_mean.copy_(mean_y)
         self.out_std.copy_(std_y.clamp_min(eps))
 
+    def _shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (1, -1) + (1,) * (x.dim() - 2)
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.in_mean.view(self._shape(x))) / self.in_std.view(self._shape(x))
+
+    def normalize_output(self, y: torch.Tensor) -> torch.Tensor:
+        return (y - self.out_mean.view(self._shape(y))) / self.out_std.view(self._shape(y))
+
     def forward(self, x, grid=None) -> torch.Tensor:
         x, grid = resolve_input(x, grid, None, None, "normalized model")
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        y = self.model((x - self.in_mean.view(shape)) / self.in_std.view(shape), grid)
-        return y * self.out_std.view(shape) + self.out_mean.view(shape)
+        y = self.model(self.normalize_input(x), grid)
+        return y * self.out_std.view(self._shape(y)) + self.out_mean.view(self._shape(y))
+
+
+class _NormalizedObjective(Objective):
+    def objective(self, batch, grid=None):
+        x, *rest = batch
+        if rest:
+            rest[0] = self.normalize_output(rest[0])
+        return self.model.objective((self.normalize_input(x), *rest), grid)
+
+
+class _NormalizedStepHook(StepHook):
+    def after_step(self) -> None:
+        self.model.after_step()
+
+
+class _NormalizedStaged(Staged):
+    def enter_stage(self, stage: Stage, resumed: bool = False) -> None:
+        self.model.enter_stage(stage, resumed)
+
+    def frozen_parameters(self, stage: Stage) -> list[str]:
+        return self.model.frozen_parameters(stage)
+
+    def load_pretrained(self, state, keys):
+        if any(k.startswith("model.") for k in state):  # a checkpoint of a normalised run: statistics too
+            return load_matching(self, state, keys)
+        return self.model.load_pretrained(state, keys)
+
+
+_CAPABILITIES = ((Objective, _NormalizedObjective), (StepHook, _NormalizedStepHook), (Staged, _NormalizedStaged))
+_CLASSES: dict[tuple[type, ...], type] = {}
+
+
+def normalized(model: nn.Module, in_channels: int, out_channels: int) -> Normalized:
+    """``model`` wrapped in ``Normalized``, declaring the same capabilities as ``model``."""
+    mixins = tuple(mixin for cap, mixin in _CAPABILITIES if isinstance(model, cap))
+    if mixins not in _CLASSES:
+        _CLASSES[mixins] = type("Normalized", (Normalized, *mixins), {"__module__": __name__}) if mixins else Normalized
+    return _CLASSES[mixins](model, in_channels, out_channels)
 
 
 def _model_section(cfg: ExperimentConfig) -> tuple[str, dict]:
@@ -78,13 +143,7 @@ def build_run_model(cfg: ExperimentConfig, in_channels: int, out_channels: int) 
     """The model a config describes, wrapped in ``Normalized`` when ``data.normalize``."""
     name, kwargs = _model_section(cfg)
     model = sciml.models.build(name, **kwargs)
-    if cfg.data.normalize and callable(getattr(model, "training_loss", None)):
-        # a model with its own objective (VANO's ELBO, CoDA-NO pretraining) sees the raw data: wrapping it would
-        # hide training_loss from the Trainer
-        raise ConfigError(
-            f"model {name!r} defines its own training_loss; set data.normalize: false (it would bypass the wrapper)"
-        )
-    return Normalized(model, in_channels, out_channels) if cfg.data.normalize else model
+    return normalized(model, in_channels, out_channels) if cfg.data.normalize else model
 
 
 def _is_trajectory(cfg: ExperimentConfig, path: str) -> bool:

@@ -27,6 +27,7 @@ from torch.func import jvp
 
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.dynamics.ncds import NCDS, mlp
+from sciml.models.protocol import Objective
 
 
 class AffineCoupling(nn.Module):
@@ -76,7 +77,7 @@ class CouplingFlow(nn.Module):
         return x
 
 
-class LatentNCDS(nn.Module):
+class LatentNCDS(nn.Module, Objective):
     """NCDS in the latent space of an injective flow decoder; see the module docstring.
 
     Args:
@@ -142,9 +143,9 @@ class LatentNCDS(nn.Module):
         """The decoded velocity at data points x (batch, D) (via their encoder means)."""
         return self.decoded_velocity(self.encode(x)[0])
 
-    def training_loss(self, batch: dict[str, torch.Tensor], grid=None) -> tuple[torch.Tensor, dict[str, float]]:
-        """Velocity MSE + beta * (negative ELBO per dimension); batch has "x" and "v" (batch, D)."""
-        x, v = batch["x"], batch["v"]
+    def objective(self, batch, grid=None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Velocity MSE + beta * (negative ELBO per dimension); batch is ``(x, v)`` (or a dict with "x" and "v")."""
+        x, v = (batch["x"], batch["v"]) if isinstance(batch, dict) else (batch[0], batch[1])
         mu, logvar = self.encode(x)
         vel = ((self.decoded_velocity(mu) - v) ** 2).sum(-1).mean()
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)

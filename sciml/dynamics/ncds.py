@@ -29,6 +29,7 @@ from torchdiffeq import odeint
 from sciml.core.errors import ConfigError, InvalidValueError, ShapeError
 from sciml.dynamics.line_integral import INTEGRATORS, line_integral
 from sciml.layers.mlp import mlp as layers_mlp
+from sciml.models.protocol import Objective
 
 
 def mlp(d_in: int, d_out: int, hidden: int, depth: int, activation: str = "tanh") -> nn.Sequential:
@@ -38,7 +39,15 @@ def mlp(d_in: int, d_out: int, hidden: int, depth: int, activation: str = "tanh"
     return layers_mlp([d_in] + [hidden] * depth + [d_out], activation)
 
 
-class NCDS(nn.Module):
+class VelocityObjective(Objective):
+    """Objective of the Euclidean fields: mean |f(x) - v|^2 over demonstrated (position, velocity) pairs."""
+
+    def objective(self, batch, grid=None) -> tuple[torch.Tensor, dict[str, float]]:
+        x, v = batch[0], batch[1]
+        return ((self(x) - v) ** 2).sum(-1).mean(), {}
+
+
+class NCDS(nn.Module, VelocityObjective):
     """Contractive vector field f(x) = int_0^1 J(x0 + t(x - x0))(x - x0) dt with J = -(J_hat^T J_hat + eps I).
 
     Args:
@@ -125,7 +134,7 @@ class NCDS(nn.Module):
         )
 
 
-class MLPField(nn.Module):
+class MLPField(nn.Module, VelocityObjective):
     """Baseline: an unconstrained MLP velocity field f(x) = MLP(x) (no stability guarantee)."""
 
     def __init__(self, dim: int, hidden: int = 64, depth: int = 2, activation: str = "tanh", goal=None) -> None:
@@ -138,7 +147,7 @@ class MLPField(nn.Module):
         return self.net(x)
 
 
-class LinearStableField(nn.Module):
+class LinearStableField(nn.Module, VelocityObjective):
     """Baseline: f(x) = A (x - x0) with A = -(B^T B + eps I) + (S - S^T), so (x-x0)^T f <= -eps |x-x0|^2."""
 
     def __init__(self, dim: int, eps: float = 0.1, goal=None) -> None:

@@ -18,11 +18,12 @@ from torch import nn
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.dynamics.ncds import NCDS
 from sciml.geometry.so3 import SO3, matrix_to_quat, quat_to_matrix, right_jacobian, so3_exp, so3_log
+from sciml.models.protocol import Objective
 
 __all__ = ["SO3NCDS"]
 
 
-class SO3NCDS(nn.Module):
+class SO3NCDS(nn.Module, Objective):
     """Contractive dynamics on SO(3) (``with_position=False``) or R^3 x SO(3) (full pose).
 
     The NCDS state is u = (xi, p - p_g), xi = log(R_g^T R); see the module docstring. Orientations are
@@ -104,6 +105,16 @@ class SO3NCDS(nn.Module):
     def velocity(self, orientation: torch.Tensor, position: torch.Tensor | None = None):
         """Body angular velocity omega = J_r(xi) xi' (batch, 3) and linear velocity (batch, 3) or None."""
         return self._velocity(self.as_matrix(orientation), position)
+
+    def objective(self, batch, grid=None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean |omega_pred - omega|^2 (+ |v_pred - v|^2 with position); batch ``(orientation, position, omega, v)``
+        with body angular velocities omega_k = log(R_k^T R_{k+1}) / dt_k."""
+        orient, pos, omega, vel = batch
+        w_pred, v_pred = self.velocity(orient, pos if self.with_position else None)
+        loss = ((w_pred - omega) ** 2).sum(-1).mean()
+        if self.with_position:
+            loss = loss + ((v_pred - vel) ** 2).sum(-1).mean()
+        return loss, {}
 
     def _velocity(self, R: torch.Tensor, position: torch.Tensor | None):
         u = self._to_algebra(R, position)

@@ -5,8 +5,9 @@
 
 Every model is an ``nn.Module`` whose ``forward(x, grid=None)`` takes ``x`` shaped ``(batch, channels,
 *spatial)`` (or a ``Field``) and the ``Grid`` it is sampled on, and returns ``(batch, out_channels,
-*spatial)``. ``build`` records the name and config on the module (``model.sciml_name``,
-``model.sciml_config``) so that checkpoints rebuild it without pickling classes.
+*spatial)``. ``build`` records the name and config on the module (``sciml.models.protocol.model_spec(model)``) so
+that checkpoints rebuild it without pickling classes. The contract every model follows, and the capabilities it
+may declare (``Objective``, ``StepHook``, ``Staged``), are in ``sciml.models.protocol`` and docs/developer.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from sciml.core.registry import Registry
+from sciml.models.protocol import attach_spec, model_spec
 
 _MODELS = Registry(
     "model",
@@ -35,9 +37,7 @@ check_config = _MODELS.check_config
 def build(name: str, **config: Any) -> nn.Module:
     """Build model ``name`` from keyword config; an unknown key raises ConfigError naming allowed keys."""
     model = _MODELS.build(name, **config)
-    model.sciml_name = name
-    model.sciml_config = dict(config)
-    return model
+    return attach_spec(model, name, config)
 
 
-__all__ = ["build", "available", "register", "check_config"]
+__all__ = ["build", "available", "register", "check_config", "model_spec"]

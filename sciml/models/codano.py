@@ -31,9 +31,12 @@ Differences from neuraloperator 2.0's ``CODANO`` and why (both break resolution 
 
 Training modes (``mode``): ``"supervised"`` (``training_loss`` is the relative L2 of ``forward(x)`` against the
 target), ``"pretrain"`` (masked reconstruction of the clean input, see ``sciml.models.pretraining``) and
-``"finetune"`` (the encoder, i.e. the encodings of pretrained variables, lifting, CLS and encoder blocks, is frozen;
-``head_layers`` new CoDA blocks and the projection are trained; ``pretrained`` names a checkpoint whose encoder
-weights are loaded at construction; ``finetune_encoder=True`` keeps the loaded encoder trainable).
+``"finetune"`` (``head_layers`` new CoDA blocks and the projection on top of a pretrained encoder: the encodings of
+pretrained variables, lifting, CLS and encoder blocks). Loading and freezing are a training stage's job, never the
+constructor's: a stage with ``init_from: <pretraining run>`` loads the encoder (``load_pretrained``, which adds
+the encodings of the checkpoint's variables), and in finetune mode the encoder is frozen for the stage
+(``frozen_parameters``) unless ``finetune_encoder=True``. ``settings: {mode: pretrain|supervised|finetune}`` of a
+stage switches the objective. Outside the Trainer: ``load_encoder(path)`` then ``freeze_encoder()``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from sciml.layers.positional import FourierFunction, VariablePositionalEncoding
 from sciml.metrics.losses import relative_l2
 from sciml.models._base import resolve_input
 from sciml.models.pretraining import MaskConfig, mask_fields, split_batch
+from sciml.models.protocol import Objective, Stage, Staged, load_matching, matches
 
 __all__ = ["CoDANO"]
 
@@ -70,7 +74,7 @@ class _PointwiseMLP(nn.Module):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
-class CoDANO(nn.Module):
+class CoDANO(nn.Module, Objective, Staged):
     """Codomain attention neural operator (see module docstring).
 
     Args:
@@ -89,8 +93,9 @@ class CoDANO(nn.Module):
         out_per_variable: output channels per input variable.
         domain_padding: fraction of each non-periodic axis zero-padded before the spectral layers (0: none).
         head_layers: CoDA blocks after the encoder that belong to the head (default 1 for finetune, else 0).
-        mode: "supervised", "pretrain" or "finetune" (selects ``training_loss`` and freezing).
-        pretrained: checkpoint path whose encoder weights are loaded (typically with mode="finetune").
+        mode: "supervised", "pretrain" or "finetune" (selects the objective, the default head and, in a stage, the
+            frozen encoder).
+        pretrained: no longer accepted (ConfigError with the migration: load weights in a training stage).
         finetune_encoder: in finetune mode, keep the loaded encoder trainable (full finetuning from the pretrained
             weights) instead of freezing it (the paper's protocol, default).
         mask_*: statistics of the pretraining masks (see ``MaskConfig``).
@@ -124,6 +129,12 @@ class CoDANO(nn.Module):
         mask_block_fraction: float = 0.25,
     ) -> None:
         super().__init__()
+        if pretrained is not None:
+            raise ConfigError(
+                "codano: model.pretrained was removed; load the encoder in a training stage instead: "
+                f"train.stages: [{{name: finetune, epochs: N, init_from: {pretrained!r}}}] "
+                "(the encoder is frozen in mode 'finetune' unless finetune_encoder: true)"
+            )
         if mode not in _MODES:
             raise ConfigError(f"codano mode must be one of {_MODES}, got {mode!r}")
         if not 0.0 <= domain_padding < 1.0:
@@ -161,10 +172,6 @@ class CoDANO(nn.Module):
         self.projection = _PointwiseMLP(self.width, projection_channels, self.out_per_variable)
         self.pretrained_variables: list[str] = []
         self.finetune_encoder = bool(finetune_encoder)
-        if pretrained:
-            self.load_encoder(pretrained)  # freezes the encoder in finetune mode
-        elif mode == "finetune" and not self.finetune_encoder:
-            self.freeze_encoder()
 
     # ------------------------------------------------------------------ variables
     def add_variables(self, names: Sequence[str]) -> list[str]:
@@ -273,7 +280,7 @@ class CoDANO(nn.Module):
         return self.decode(w, weights, grid)
 
     # ------------------------------------------------------------------ training
-    def training_loss(self, batch, grid=None, variables=None) -> tuple[torch.Tensor, dict[str, float]]:
+    def objective(self, batch, grid=None, variables=None) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss for the generic Trainer: masked reconstruction (pretrain) or next-state relative L2 (otherwise)."""
         x_in, target = split_batch(batch)
         x, grid = resolve_input(x_in, grid, self.ndim, None, "codano")
@@ -328,10 +335,37 @@ class CoDANO(nn.Module):
                 )
         self.load_state_dict(sub, strict=False)
         self.pretrained_variables = pre_vars
-        if self.mode == "finetune" and not self.finetune_encoder:
-            self.freeze_encoder()
         log.info("codano: loaded encoder for variables %s", pre_vars)
         return pre_vars
+
+    # ------------------------------------------------------------------ the Staged capability
+    def enter_stage(self, stage: Stage, resumed: bool = False) -> None:
+        """``stage.settings`` may switch ``mode`` (pretrain / supervised / finetune); other keys are refused."""
+        unknown = sorted(set(stage.settings) - {"mode"})
+        if unknown:
+            raise ConfigError(f"stage {stage.name!r}: codano settings accept only 'mode', got {unknown}")
+        mode = stage.settings.get("mode", self.mode)
+        if mode not in _MODES:
+            raise ConfigError(f"stage {stage.name!r}: codano mode must be one of {_MODES}, got {mode!r}")
+        self.mode = mode
+
+    def frozen_parameters(self, stage: Stage) -> list[str]:
+        """In finetune mode (without ``finetune_encoder``): the encoder, except encodings of variables it lacks."""
+        if self.mode != "finetune" or self.finetune_encoder:
+            return []
+        pre = set(self.pretrained_variables)
+        return [n for n, _ in self.encoder_parameters() if not n.startswith("encoding.coefficients.")] + [
+            f"encoding.coefficients.{v}" for v in pre
+        ]
+
+    def load_pretrained(self, state: dict[str, torch.Tensor], keys: list[str] | None) -> list[str]:
+        """The encoder of a pretraining checkpoint (``load_encoder``); ``keys`` restricts it to matching names."""
+        if keys is not None:
+            prefix = "encoding.coefficients."
+            self.add_variables([k[len(prefix) :] for k in state if k.startswith(prefix) and matches(k, keys)])
+            return load_matching(self, state, keys)
+        self.load_encoder(state)
+        return [n for n, _ in self.encoder_parameters()]
 
     def freeze_encoder(self) -> None:
         """Stop gradients to the encoder; encodings of variables absent from the pretrained set stay trainable."""

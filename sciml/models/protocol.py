@@ -14,9 +14,10 @@ The Trainer and the run system test ``isinstance(model, Objective)`` and so on; 
   ``forward(x, grid)`` and the target.
 * ``StepHook``: ``after_step()`` runs after every optimizer step and never in evaluation (EMA copies, unit-norm
   dictionary atoms).
-* ``Staged``: the model knows its training phases (``default_stages``), adapts itself when a phase starts
-  (``enter_stage``) and may customise how pretrained weights are loaded (``load_pretrained``). Which parameters
-  train in a stage, its optimizer settings and length are data (``Stage``), so configs can give them too.
+* ``Staged``: the model adapts itself when a training phase starts (``enter_stage``: a mode switch), may freeze
+  more than the phase names (``frozen_parameters``) and may customise how pretrained weights are loaded
+  (``load_pretrained``). The phases themselves (which parameters train, optimizer settings, length, weights to
+  load) are data: ``Stage``, listed in a config's ``train.stages``; every model can be trained in stages.
 
 ``ModelSpec`` is the name and config a model was built from; ``build`` attaches it and checkpoints store it.
 """
@@ -46,6 +47,8 @@ __all__ = [
     "attach_spec",
     "matches",
     "apply_trainable",
+    "load_matching",
+    "Wrapper",
 ]
 
 
@@ -116,12 +119,8 @@ class Staged(abc.ABC):
 
     The Trainer calls, at the start of each phase (and again when a run resumes inside it, with ``resumed=True``):
     ``load_pretrained`` (fresh starts only, when the phase has ``init_from``), then ``enter_stage``, then freezes the
-    parameters the phase does not train. A config's ``train.stages`` overrides ``default_stages()``.
+    parameters the phase does not train.
     """
-
-    def default_stages(self) -> list[Stage]:
-        """The phases used when the config gives none (default: one phase over ``train.epochs``)."""
-        return []
 
     @abc.abstractmethod
     def enter_stage(self, stage: Stage, resumed: bool = False) -> None:
@@ -135,6 +134,20 @@ class Staged(abc.ABC):
         """Load the entries of ``state`` matching ``keys`` (all when None); returns the keys loaded."""
         assert isinstance(self, nn.Module)
         return load_matching(self, state, keys)
+
+
+class Wrapper(abc.ABC):
+    """A module that holds one model under ``self.model`` and adds something around it (``Normalized``).
+
+    Stage patterns (``trainable``, ``frozen``) name the inner model's parameters: the ``model.`` prefix is implied.
+    """
+
+    wrapped_prefix = "model."
+
+    @property
+    @abc.abstractmethod
+    def wrapped(self) -> nn.Module:
+        """The inner model."""
 
 
 def load_matching(model: nn.Module, state: dict[str, torch.Tensor], keys: list[str] | None) -> list[str]:
@@ -168,8 +181,10 @@ def apply_trainable(model: nn.Module, stage: Stage) -> list[str]:
     if isinstance(model, Staged):
         frozen += model.frozen_parameters(stage)
     names = []
+    prefix = model.wrapped_prefix if isinstance(model, Wrapper) else ""
     for name, p in model.named_parameters():
-        on = (stage.trainable is None or matches(name, stage.trainable)) and not matches(name, frozen)
+        inner = name[len(prefix) :] if prefix and name.startswith(prefix) else name
+        on = (stage.trainable is None or matches(inner, stage.trainable)) and not matches(inner, frozen)
         p.requires_grad_(on)
         if on:
             names.append(name)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sciml.core.errors import CheckpointError
-from sciml.core.files import atomic_path
+from sciml.core.files import atomic_path, clean_stale_temporaries
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "FORMAT", "VERSION"]
 
@@ -36,7 +36,12 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` (tensors and plain types) to ``path`` atomically; returns the path."""
+    """Write ``state`` (tensors and plain types) to ``path`` atomically; returns the path.
+
+    Temporaries of earlier writes of ``path`` that a killed process left behind are removed first (one writer per
+    path: rank 0 of a run).
+    """
+    clean_stale_temporaries(path)
     path = Path(path)
     state = {"format": FORMAT, "version": VERSION, **state}
     try:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from sciml.core.config import apply_overrides, describe_value, dump_config, from_dict, read_yaml, to_dict
 from sciml.core.errors import ConfigError
+from sciml.models.protocol import Stage
 
 __all__ = [
     "TrainConfig",
@@ -46,6 +47,8 @@ class TrainConfig:
     ``loss`` names the default supervised loss (``sciml.metrics.losses.get_loss``: ``"relative_l2"``,
     ``"relative_h1"``, ``"mse"``); the Trainer's ``loss=`` argument overrides it.
     ``find_unused_parameters`` is passed to DDP (needed when parameters are frozen after the wrap).
+    ``stages``: training phases (``sciml.models.protocol.Stage``: name, epochs, lr, trainable/frozen parameter
+    patterns, ``init_from`` weights, settings for the model); with stages, ``epochs`` is their sum.
     """
 
     epochs: int = 10
@@ -68,9 +71,13 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     monitor: str = "relative_l2"
     find_unused_parameters: bool = False
+    stages: list[Stage] | None = None
 
     def __post_init__(self) -> None:
         from sciml.metrics.losses import get_loss
+
+        if self.stages:
+            self.epochs = sum(st.epochs for st in self.stages)  # with stages, epochs is their sum
 
         get_loss(self.loss)  # ConfigError naming the available losses
         for name in ("epochs", "batch_size", "log_every", "checkpoint_every", "eval_every"):

@@ -5,12 +5,19 @@ Per optimizer step, on a batch ``(x, y)`` of shapes ``(batch, channels, *spatial
     pred = model(x, grid)                     (inside bf16 autocast when amp="bf16")
     loss = loss_fn(pred, y, grid)             (fp32, quadrature-weighted relative L2 by default)
 
-or, when the model defines ``training_loss(batch, grid) -> (loss, metrics)``, that instead. Then backward,
-optional gradient clipping, optimizer step, scheduler step (``onecycle`` per step, others per epoch),
-``model.after_optimizer_step()`` if defined (Met2Net's copy/EMA) and every hook's
-``after_optimizer_step(trainer)``. Hooks may also define ``on_epoch_start(trainer, epoch)`` and
-``on_epoch_end(trainer, epoch)`` (0-based epoch index); missing methods are skipped. A hook can end
-training early by setting ``trainer.stop_training = True`` (the epoch's checkpoint is still written).
+or, when the model declares the ``Objective`` capability (``sciml.models.protocol``), ``model.objective(batch,
+grid) -> (loss, metrics)`` instead. Then backward, optional gradient clipping, optimizer step, scheduler step
+(``onecycle`` per step, others per epoch), ``model.after_step()`` when the model declares ``StepHook`` (Met2Net's
+copy/EMA, unit-norm dictionary atoms; never run in evaluation) and every hook's ``after_optimizer_step(trainer)``.
+Hooks (callbacks, not models) may also define ``on_epoch_start(trainer, epoch)`` and ``on_epoch_end(trainer,
+epoch)`` (0-based epoch index); missing methods are skipped. A hook can end training early by setting
+``trainer.stop_training = True`` (the epoch's checkpoint is still written).
+
+Stages: ``config.stages`` is an ordered list of ``Stage``s (``sciml.models.protocol``);
+each phase starts with a fresh optimizer and scheduler over its own epochs, loads ``init_from`` weights on a fresh
+start, lets the model adapt (``Staged.enter_stage``) and trains only the parameters it names. Checkpoints record the
+phase, so a run resumes mid-phase with that phase's frozen set and optimizer. Without stages the whole run is one
+phase over the parameters that require grad.
 
 Around the steps: device selection (cuda if available), DDP under torchrun (``distributed.py``),
 per-epoch seeded shuffling (``DistributedSampler`` seeded by ``(seed, epoch)``, so the order never depends
@@ -42,6 +49,7 @@ from sciml.core.errors import CheckpointError, ConfigError, TrainingDivergedErro
 from sciml.core.files import atomic_path
 from sciml.fields.grid import Grid
 from sciml.metrics.losses import get_loss, relative_h1, relative_l2
+from sciml.models.protocol import Objective, Stage, Staged, StepHook, apply_trainable, load_matching, model_spec
 from sciml.training import distributed
 from sciml.training.amp import autocast
 from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -52,15 +60,15 @@ __all__ = ["Trainer"]
 logger = logging.getLogger(__name__)
 
 
-class _LossAdapter(nn.Module):
-    """Routes ``training_loss`` through ``forward`` so DDP sees (and synchronises) the computation."""
+class _ObjectiveAdapter(nn.Module):
+    """Routes ``model.objective`` through ``forward`` so DDP sees (and synchronises) the computation."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Objective) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, batch: Any, grid: Any) -> Any:
-        return self.model.training_loss(batch, grid)
+        return self.model.objective(batch, grid)
 
 
 def _to_device(batch: Any, device: torch.device, non_blocking: bool) -> Any:
@@ -105,7 +113,8 @@ class Trainer:
     """Train ``model`` on ``train_data`` (a Dataset yielding ``(x, y)`` tensors).
 
     Args:
-        model: an ``nn.Module`` with ``forward(x, grid)`` (or ``training_loss(batch, grid)``).
+        model: an ``nn.Module`` following the model contract (``sciml.models.protocol``): ``forward(x, grid)``,
+            optionally the ``Objective``, ``StepHook`` and ``Staged`` capabilities.
         train_data, val_data: map-style datasets; ``grid`` defaults to ``train_data.grid`` if present,
             validation uses ``val_data.grid`` if present.
         loss: a name for ``sciml.metrics.losses.get_loss`` or a callable ``(pred, target, grid)``;
@@ -160,17 +169,14 @@ class Trainer:
         self._resumed = False
         self._last_good: tuple[Path, int] | None = None
 
-        self._custom_loss = callable(getattr(model, "training_loss", None))
-        self._params = [p for p in model.parameters() if p.requires_grad]
-        if not self._params:
-            raise ConfigError("the model has no trainable parameters (requires_grad=True)")
-        if cfg.optimizer == "riemannian_adam":  # Adam on Euclidean tensors, Riemannian steps on geoopt manifolds
-            import geoopt
-
-            opt_cls = geoopt.optim.RiemannianAdam
-        else:
-            opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
-        self.optimizer = opt_cls(self._params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self._custom_loss = isinstance(model, Objective)
+        self._step_hook = model.after_step if isinstance(model, StepHook) else None
+        self.stages: list[Stage] = list(cfg.stages or [])
+        if self.stages and sum(st.epochs for st in self.stages) != cfg.epochs:
+            raise ConfigError(
+                f"train.epochs={cfg.epochs} but the stages {[st.name for st in self.stages]} last "
+                f"{sum(st.epochs for st in self.stages)} epochs (with train.stages, epochs is their sum)"
+            )
 
         self.sampler = DistributedSampler(
             train_data, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=cfg.seed, drop_last=False
@@ -188,16 +194,9 @@ class Trainer:
         self.steps_per_epoch = len(self.train_loader)
         if self.steps_per_epoch == 0:
             raise ConfigError("train_data is empty")
-        self.scheduler, self._step_scheduler_per_batch = self._make_scheduler()
+        self.stage_index = 0
+        self._setup_stage(0)
 
-        module: nn.Module = _LossAdapter(model) if self._custom_loss else model
-        if self.world_size > 1:
-            module = nn.parallel.DistributedDataParallel(
-                module,
-                device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=cfg.find_unused_parameters,
-            )
-        self._forward = torch.compile(module) if cfg.compile else module
         # per-step finiteness checks on CPU; on CUDA, and under DDP (where every rank must agree, so a check costs
         # a collective), losses are checked every log_every steps and at the end of the epoch, before any
         # checkpoint is written
@@ -205,7 +204,72 @@ class Trainer:
         self._non_blocking = self.device.type == "cuda"
 
     # ------------------------------------------------------------------------------------------ setup
-    def _make_scheduler(self) -> tuple[Any, bool]:
+    def _stage_epochs(self, index: int) -> tuple[int, int]:
+        """First epoch (0-based) and length of phase ``index``."""
+        if not self.stages:
+            return 0, self.config.epochs
+        return sum(st.epochs for st in self.stages[:index]), self.stages[index].epochs
+
+    def _stage_of_epoch(self, epoch: int) -> int:
+        start = 0
+        for i, st in enumerate(self.stages):
+            start += st.epochs
+            if epoch < start:
+                return i
+        return max(len(self.stages) - 1, 0)
+
+    def _load_stage_init(self, index: int) -> None:
+        """Load the ``init_from`` weights of phase ``index`` (fresh starts of a phase only)."""
+        stage = self.stages[index] if self.stages else None
+        if stage is None or stage.init_from is None:
+            return
+        path = Path(stage.init_from)
+        if path.is_dir():
+            path = path / "checkpoints" / "last.pt"
+        state = load_checkpoint(path).get("model")
+        if not isinstance(state, dict):
+            raise CheckpointError(f"stage {stage.name!r}: {str(path)!r} holds no model weights")
+        if isinstance(self.model, Staged):
+            loaded = self.model.load_pretrained(state, stage.init_keys)
+        else:
+            loaded = load_matching(self.model, state, stage.init_keys)
+        self.model.to(self.device)
+        logger.info("stage %s: loaded %d tensors from %s", stage.name, len(loaded), path)
+
+    def _setup_stage(self, index: int, resumed: bool = False) -> None:
+        """Freeze per phase ``index``, then a fresh optimizer, scheduler and (DDP/compiled) forward wrapper."""
+        cfg = self.config
+        self.stage_index = index
+        stage = self.stages[index] if self.stages else None
+        if stage is not None:
+            if isinstance(self.model, Staged):
+                self.model.enter_stage(stage, resumed=resumed)
+                self.model.to(self.device)
+            apply_trainable(self.model, stage)
+        self._params = [p for p in self.model.parameters() if p.requires_grad]
+        if not self._params:
+            raise ConfigError("the model has no trainable parameters (requires_grad=True)")
+        lr = stage.lr if stage is not None and stage.lr is not None else cfg.lr
+        wd = stage.weight_decay if stage is not None and stage.weight_decay is not None else cfg.weight_decay
+        if cfg.optimizer == "riemannian_adam":  # Adam on Euclidean tensors, Riemannian steps on geoopt manifolds
+            import geoopt
+
+            opt_cls = geoopt.optim.RiemannianAdam
+        else:
+            opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[cfg.optimizer]
+        self.optimizer = opt_cls(self._params, lr=lr, weight_decay=wd)
+        self.scheduler, self._step_scheduler_per_batch = self._make_scheduler(self._stage_epochs(index)[1], lr)
+
+        module: nn.Module = _ObjectiveAdapter(self.model) if self._custom_loss else self.model
+        if self.world_size > 1:
+            module = nn.parallel.DistributedDataParallel(
+                module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.find_unused_parameters,
+            )
+        self._forward = torch.compile(module) if cfg.compile else module
+
+    def _make_scheduler(self, epochs: int, lr: float) -> tuple[Any, bool]:
         cfg, params = self.config, dict(self.config.scheduler_params)
         try:
             if cfg.scheduler is None:
@@ -213,12 +277,12 @@ class Trainer:
                     raise ConfigError("train.scheduler_params given but train.scheduler is null")
                 return None, False
             if cfg.scheduler == "onecycle":
-                total = cfg.epochs * self.steps_per_epoch
-                return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, cfg.lr, total_steps=total, **params), True
+                total = epochs * self.steps_per_epoch
+                return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, lr, total_steps=total, **params), True
             if cfg.scheduler == "cosine":
-                params.setdefault("T_max", cfg.epochs)
+                params.setdefault("T_max", epochs)
                 return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, **params), False
-            params.setdefault("step_size", max(1, cfg.epochs // 3))
+            params.setdefault("step_size", max(1, epochs // 3))
             return torch.optim.lr_scheduler.StepLR(self.optimizer, **params), False
         except (TypeError, ValueError) as e:
             raise ConfigError(
@@ -248,6 +312,9 @@ class Trainer:
             if not self._resumed and self.epoch == 0:  # a fresh run: drop the log of an earlier one
                 (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
         self.stop_training = False
+        if not self._resumed and self.epoch == 0 and self.stages and self.stages[0].init_from is not None:
+            self._load_stage_init(0)
+            self._setup_stage(0)
         # The process group (created by __init__ under torchrun) is left up, after success and after an error:
         # code after fit() may use collectives and is_main(); torch tears it down at exit. Destroying it here let
         # a rank with nothing left to do exit while its peer was still tearing down, and gloo aborted that rank in
@@ -259,6 +326,11 @@ class Trainer:
     def _run_epoch(self, epoch: int) -> None:
         cfg = self.config
         t0 = time.perf_counter()
+        if self.stages and self._stage_of_epoch(epoch) != self.stage_index:
+            index = self._stage_of_epoch(epoch)
+            self._load_stage_init(index)
+            self._setup_stage(index)
+            logger.info("stage %d %r starts at epoch %d", index + 1, self.stages[index].name, epoch + 1)
         self.sampler.set_epoch(epoch)
         self._loader_generator.manual_seed(_mix_seed(cfg.seed, epoch))
         self.model.train()
@@ -266,8 +338,7 @@ class Trainer:
             fn(self, epoch)
 
         after_step = self._hook_methods("after_optimizer_step")
-        model_after = getattr(self.model, "after_optimizer_step", None)
-        model_after = model_after if callable(model_after) else None
+        model_after = self._step_hook
         show = cfg.progress if cfg.progress is not None else (self.is_main and sys.stderr.isatty())
         loader: Iterable = self.train_loader
         bar = None
@@ -329,6 +400,8 @@ class Trainer:
         )
         distributed.all_reduce_sum(totals)
         record: dict[str, Any] = {"epoch": epoch + 1, "step": self.global_step}
+        if self.stages:
+            record["stage"] = self.stages[self.stage_index].name
         record["train_loss"] = float(totals[0] / totals[1])
         for i, k in enumerate(keys):
             record[f"train_{k}"] = float(totals[2 + i] / totals[1])
@@ -455,7 +528,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: weights, optimizer, scheduler, counters, RNG, metrics."""
-        model_config = getattr(self.model, "sciml_config", None)
+        spec = model_spec(self.model)
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -463,8 +536,9 @@ class Trainer:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "rng": rng_state(),
-            "model_name": getattr(self.model, "sciml_name", None),
-            "model_config": to_dict(model_config) if model_config is not None else None,
+            "model_name": spec.name if spec is not None else None,
+            "model_config": to_dict(spec.config) if spec is not None else None,
+            "stage": self.stage_index,
             "train_config": to_dict(self.config),
             "metrics": list(self.history),
             "best": self.best,
@@ -486,9 +560,16 @@ class Trainer:
         if path.is_dir():
             path = path / "checkpoints" / "last.pt"
         state = load_checkpoint(path)
-        name = getattr(self.model, "sciml_name", None)
-        if name is not None and state.get("model_name") not in (None, name):
-            raise CheckpointError(f"checkpoint {str(path)!r} holds model {state['model_name']!r}, not {name!r}")
+        spec = model_spec(self.model)
+        if spec is not None and state.get("model_name") not in (None, spec.name):
+            raise CheckpointError(f"checkpoint {str(path)!r} holds model {state['model_name']!r}, not {spec.name!r}")
+        if self.stages:
+            index = int(state.get("stage") or 0)
+            if not 0 <= index < len(self.stages):
+                raise CheckpointError(
+                    f"checkpoint {str(path)!r} was written in stage {index + 1}, this config has {len(self.stages)}"
+                )
+            self._setup_stage(index, resumed=True)
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])

@@ -151,7 +151,7 @@ def test_sample_reconstruct_interpolate_and_training_loss():
     assert torch.allclose(path[0], m.decode(mu[0], g), atol=1e-13)
     assert torch.allclose(path[-1], m.decode(mu[1], g), atol=1e-13)
     assert torch.allclose(m.reconstruct(x, g, where=g.refine(2))[..., ::2, ::2], m(x, g), atol=1e-13)
-    loss, metrics = m.training_loss((x, x), g)
+    loss, metrics = m.objective((x, x), g)
     loss.backward()
     assert set(metrics) >= {"recon", "kl"} and all(p.grad is not None for p in m.decoder.parameters())
 

@@ -4,7 +4,7 @@ Usage: python _ddp_edge_worker.py OUT_DIR MODE, MODE in {"nan", "metrics"}.
 
 * nan: the loss is NaN on rank 1 only, at the first step. Every rank must stop with TrainingDivergedError
   (none may wait for the others); each writes ``error_<rank>.txt`` with the message.
-* metrics: ``training_loss`` reports the process's rank as a metric; after ``fit()`` the process that
+* metrics: ``objective`` reports the process's rank as a metric; after ``fit()`` the process that
   ``is_main()`` writes ``main_<rank>.json`` with its history (``train_rank`` must be the mean over processes).
 """
 
@@ -20,10 +20,11 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from sciml.core.errors import TrainingDivergedError
+from sciml.models.protocol import Objective
 from sciml.training import Trainer, is_main
 
 
-class Linear(nn.Module):
+class Linear(nn.Module, Objective):
     def __init__(self, nan_on_rank: int | None) -> None:
         super().__init__()
         self.w = nn.Parameter(torch.ones(3))
@@ -33,7 +34,7 @@ class Linear(nn.Module):
     def forward(self, x, grid=None):
         return x * self.w
 
-    def training_loss(self, batch, grid=None):
+    def objective(self, batch, grid=None):
         x, y = batch
         loss = ((self(x) - y) ** 2).mean()
         if self.rank == self.nan_on_rank:

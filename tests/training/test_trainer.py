@@ -11,6 +11,7 @@ from torch import nn
 
 from sciml.core.errors import ConfigError, TrainingDivergedError
 from sciml.metrics.losses import relative_l2
+from sciml.models.protocol import Objective, StepHook
 from sciml.training import Trainer, load_checkpoint
 from sciml.training.amp import fft_fp32
 
@@ -121,12 +122,12 @@ class Recorder:
         self.log.append((self.name, "step", trainer.global_step))
 
 
-class CountingNet(TinyConvNet):
+class CountingNet(TinyConvNet, StepHook):
     def __init__(self, log: list) -> None:
         super().__init__(width=6)
         self.log = log
 
-    def after_optimizer_step(self):
+    def after_step(self):
         self.log.append(("model", "step", None))
 
 
@@ -187,21 +188,21 @@ def test_evaluate_known_values_and_state_unchanged():
     assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
-class SelfSupervised(TinyConvNet):
-    """Defines training_loss: the Trainer must use it (and report its metrics) instead of loss_fn."""
+class SelfSupervised(TinyConvNet, Objective):
+    """Declares an objective: the Trainer must use it (and report its metrics) instead of loss_fn."""
 
     def __init__(self):
         super().__init__(width=4)
         self.calls = 0
 
-    def training_loss(self, batch, grid):
+    def objective(self, batch, grid):
         x, y = batch
         self.calls += 1
         loss = relative_l2(self(x, grid), y, grid)
         return loss, {"aux": 2.0}
 
 
-def test_training_loss_hook_is_used():
+def test_declared_objective_is_used():
     torch.manual_seed(0)
     model = SelfSupervised()
     t = Trainer(model, smoothing_problem(8), loss=NaNAt(1), config={"epochs": 2, "batch_size": 4})

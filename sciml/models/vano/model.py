@@ -34,6 +34,7 @@ from torch import nn
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
 from sciml.layers.fourier_features import build_features
+from sciml.models.protocol import Objective
 from sciml.models.vano.decoders import LinearDecoder, build_decoder
 from sciml.models.vano.encoders import CNNEncoder, OperatorEncoder
 
@@ -59,7 +60,7 @@ def _unpack(x: Any, grid: Grid | None) -> tuple[torch.Tensor, Grid]:
     return x, grid
 
 
-class VANO(nn.Module):
+class VANO(nn.Module, Objective):
     """Variational autoencoding neural operator; see the module docstring for the model and loss.
 
     Args:
@@ -289,7 +290,7 @@ class VANO(nn.Module):
             metrics["rel_l2"] = float(torch.sqrt(2 * recon.detach()))
         return loss, metrics
 
-    def training_loss(self, batch: Any, grid: Grid | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def objective(self, batch: Any, grid: Grid | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """ELBO for the generic Trainer; ``batch`` is ``(x, y)`` (y = x when autoencoding), a dict or a tensor."""
         if isinstance(batch, dict):
             x = batch.get("input", batch.get("x"))

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sciml.core.errors import ConfigError, SciMLError
+from sciml.core.errors import SciMLError
 
 
 def _cmd_data_generate(args) -> int:
@@ -40,64 +40,29 @@ def _cmd_data_info(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    import yaml
+    from sciml.runs import load_config, train_run
 
-    from sciml.dynamics.train import RUN_MODELS, train_from_config
-    from sciml.training.config import apply_overrides, load_config
-
-    try:
-        raw = yaml.safe_load(Path(args.config).read_text())
-    except (OSError, yaml.YAMLError):
-        raw = None  # load_config below reports the problem with the file
-    name = None
-    if isinstance(raw, dict):
-        raw = apply_overrides(raw, args.set or [])  # overrides may change the family (model.name=...)
-        model = raw.get("model")
-        name = model.get("name") if isinstance(model, dict) else None
-    if name in RUN_MODELS:  # model families with their own training loop
-        if args.resume:
-            raise ConfigError(
-                f"--resume is not supported for {name} runs (their training loop does not resume); "
-                "train again without --resume"
-            )
-        run_dir = args.out or raw.get("run_dir") or f"runs/{Path(args.config).stem}"
-        train_from_config(raw, run_dir)
-    else:
-        from sciml.runs import train_run
-
-        cfg = load_config(args.config, overrides=args.set or [])
-        run_dir = args.out or cfg.run_dir or f"runs/{Path(args.config).stem}"
-        train_run(cfg, run_dir, resume=args.resume)
+    cfg = load_config(args.config, overrides=args.set or [])
+    run_dir = args.out or cfg.run_dir or f"runs/{Path(args.config).stem}"
+    train_run(cfg, run_dir, resume=args.resume)
     print(f"run directory: {run_dir}")
     return 0
 
 
 def _cmd_evaluate(args) -> int:
-    from sciml.dynamics.train import evaluate_dynamics_run, is_dynamics_run
-    from sciml.runs import evaluate_run
+    from sciml.runs import evaluate_run, get_task
 
-    if is_dynamics_run(args.run_dir):  # NCDS: rollout metrics from the checkpoint (no resolutions)
-        results = evaluate_dynamics_run(args.run_dir)
-        for k, v in results.items():
-            print(f"{k:>28}: {v}")
-        print(f"wrote {Path(args.run_dir) / 'eval.json'}")
-        return 0
-
-    results = evaluate_run(args.run_dir, args.resolutions, data=args.data, which=args.checkpoint)
-    print(f"{'resolution':>10} {'rel L2':>10} {'rel H1':>10} {'samples':>8}")
-    for res, r in results.items():
-        h1 = r.get("relative_h1", float("nan"))  # absent on point clouds and grids too coarse for derivatives
-        print(f"{res:>10} {r['relative_l2']:>10.4f} {h1:>10.4f} {r['n_samples']:>8d}")
+    results = evaluate_run(args.run_dir, which=args.checkpoint, resolutions=args.resolutions, data=args.data)
+    for line in get_task(results["task"]).report(results):
+        print(line)
     print(f"wrote {Path(args.run_dir) / 'eval.json'}")
     return 0
 
 
 def _cmd_plot(args) -> int:
-    from sciml.dynamics.train import is_dynamics_run, plot_dynamics_run
     from sciml.runs import plot_run
 
-    plot = plot_dynamics_run if is_dynamics_run(args.run_dir) else plot_run  # NCDS: rollouts, not predictions
-    for p in plot(args.run_dir):
+    for p in plot_run(args.run_dir):
         print(f"wrote {p}")
     return 0
 

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sciml.training.config import ExperimentConfig, from_dict
+from sciml.core.config import from_dict
+from sciml.runs.config import ExperimentConfig
 
 log = logging.getLogger(__name__)
 

@@ -220,7 +220,7 @@ def plot_phase_portrait(fields: dict, demos, path: str | Path, n_grid: int = 40,
     ``fields`` maps a panel title to a field ``x (n, 2) -> velocity (n, 2)`` (NCDS, an MLP field, a latent NCDS);
     ``demos`` has ``pos (n_demos, T, 2)``, ``t (n_demos, T)``, ``goal (2,)`` and ``names``.
     """
-    from sciml.dynamics.train import rollout_any
+    from sciml.dynamics.evaluate import rollout_any
 
     flat = np.asarray(demos.pos).reshape(-1, 2)
     lo, hi = flat.min(0), flat.max(0)
@@ -250,7 +250,7 @@ def plot_phase_portrait(fields: dict, demos, path: str | Path, n_grid: int = 40,
 @torch.no_grad()
 def plot_rollouts(field, demos, path: str | Path, n_points: int = 200) -> Path:
     """Each coordinate against time: demonstrations (black) and rollouts from their starts (red), any dimension."""
-    from sciml.dynamics.train import rollout_any
+    from sciml.dynamics.evaluate import rollout_any
 
     t = torch.linspace(0, _duration(demos.t), n_points)
     traj = _np(rollout_any(field, torch.as_tensor(demos.pos[:, 0], dtype=torch.float32), t))

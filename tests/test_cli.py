@@ -177,7 +177,8 @@ def test_trajectory_training_and_rollout_evaluation(tmp_path):
     import torch
 
     from sciml.metrics.losses import relative_l2
-    from sciml.runs import load_run_model, test_dataset
+    from sciml.runs import load_run_model
+    from sciml.runs.operator import test_dataset
 
     model, cfg_loaded = load_run_model(run)
     ds = test_dataset(cfg_loaded, None)
@@ -302,8 +303,8 @@ def test_codano_pretrain_then_finetune_from_the_example_configs(tmp_path):
 def test_every_example_config_validates_and_builds_its_model(path):
     """Typed validation and model construction for each example (NCDS configs are tested above); a pretrained
     checkpoint named by a stage is not needed to build the architecture."""
-    from sciml.runs import build_run_model
-    from sciml.training.config import load_config
+    from sciml.runs.config import load_config
+    from sciml.runs.operator import build_run_model
 
     no_ckpt = []
     cfg = load_config(path, no_ckpt)

@@ -1,7 +1,9 @@
-"""A name -> factory table with lazy imports and config validation, used for models and generators.
+"""A name -> factory table with lazy imports and config validation: one class for models, generators, tasks, readers.
 
 Built-in entries are ``"module:attribute"`` strings so that ``import sciml`` stays light and a family that
-fails to import does not break the others. Users add their own with ``register``.
+fails to import does not break the others; an entry may carry metadata as ``("module:attribute", {"task":
+"rollout"})`` (``meta(name)``). Users add their own with ``register(name, obj, **meta)``. The verbs are the same
+everywhere: ``register``, ``available``, ``get``, ``meta``, ``check_config``, ``build``.
 """
 
 from __future__ import annotations
@@ -15,18 +17,31 @@ from sciml.core.errors import ConfigError
 
 
 class Registry:
-    def __init__(self, kind: str, builtins: dict[str, str]) -> None:
-        self.kind = kind
-        self._entries: dict[str, str | Callable[..., Any]] = dict(builtins)
+    """Named factories of one ``kind`` ("model", "generator", "task", ...), imported on first use."""
 
-    def register(self, name: str, obj: Callable[..., Any] | None = None):
-        """Register ``obj`` under ``name``; usable as a decorator."""
+    def __init__(self, kind: str, builtins: dict[str, str | tuple[str, dict[str, Any]]]) -> None:
+        self.kind = kind
+        self._entries: dict[str, str | Callable[..., Any]] = {}
+        self._meta: dict[str, dict[str, Any]] = {}
+        for name, entry in builtins.items():
+            target, meta = entry if isinstance(entry, tuple) else (entry, {})
+            self._entries[name], self._meta[name] = target, dict(meta)
+
+    def register(self, name: str, obj: Callable[..., Any] | None = None, **meta: Any):
+        """Register ``obj`` under ``name`` with optional metadata; usable as a decorator."""
 
         def deco(o: Callable[..., Any]) -> Callable[..., Any]:
             self._entries[name] = o
+            self._meta[name] = dict(meta)
             return o
 
         return deco if obj is None else deco(obj)
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """The metadata registered with ``name`` (a copy; empty when none)."""
+        if name not in self._entries:
+            raise ConfigError(f"unknown {self.kind} {name!r}; available: {', '.join(self.available())}")
+        return dict(self._meta.get(name, {}))
 
     def available(self) -> list[str]:
         return sorted(self._entries)

@@ -26,12 +26,23 @@ _MODELS = Registry(
         "mgno": "sciml.models.mgno:MgNO",
         "codano": "sciml.models.codano:CoDANO",
         "vano": "sciml.models.vano:VANO",
+        "ncds": ("sciml.dynamics.ncds:NCDS", {"task": "rollout"}),
+        "latent_ncds": ("sciml.dynamics.latent:LatentNCDS", {"task": "rollout"}),
+        "ncds_so3": ("sciml.dynamics.so3:SO3NCDS", {"task": "rollout"}),
+        "mlp_field": ("sciml.dynamics.ncds:MLPField", {"task": "rollout"}),
+        "linear_stable": ("sciml.dynamics.ncds:LinearStableField", {"task": "rollout"}),
     },
 )
 
 register = _MODELS.register
 available = _MODELS.available
 check_config = _MODELS.check_config
+get = _MODELS.get
+
+
+def task_of(name: str) -> str:
+    """The task a model is trained and evaluated as ("operator" unless its registry entry says otherwise)."""
+    return _MODELS.meta(name).get("task", "operator")
 
 
 def build(name: str, **config: Any) -> nn.Module:
@@ -40,4 +51,4 @@ def build(name: str, **config: Any) -> nn.Module:
     return attach_spec(model, name, config)
 
 
-__all__ = ["build", "available", "register", "check_config", "model_spec"]
+__all__ = ["build", "available", "register", "check_config", "get", "task_of", "model_spec"]

@@ -14,6 +14,7 @@ The Trainer and the run system test ``isinstance(model, Objective)`` and so on; 
   ``forward(x, grid)`` and the target.
 * ``StepHook``: ``after_step()`` runs after every optimizer step and never in evaluation (EMA copies, unit-norm
   dictionary atoms).
+* ``Generative``: ``sample(n, grid)`` draws new functions (VANO); plots show them next to data.
 * ``Staged``: the model adapts itself when a training phase starts (``enter_stage``: a mode switch), may freeze
   more than the phase names (``frozen_parameters``) and may customise how pretrained weights are loaded
   (``load_pretrained``). The phases themselves (which parameters train, optimizer settings, length, weights to
@@ -41,6 +42,7 @@ __all__ = [
     "Objective",
     "StepHook",
     "Staged",
+    "Generative",
     "Stage",
     "ModelSpec",
     "model_spec",
@@ -69,6 +71,14 @@ class Objective(abc.ABC):
 
     @abc.abstractmethod
     def objective(self, batch: Any, grid: Any = None) -> tuple[torch.Tensor, dict[str, Any]]: ...
+
+
+class Generative(abc.ABC):
+    """Capability: the model draws new functions, ``sample(n, grid, generator=None) -> (n, channels, *grid.shape)``
+    (VANO); ``sciml plot`` shows samples next to data."""
+
+    @abc.abstractmethod
+    def sample(self, n: int, grid: Any, generator: torch.Generator | None = None) -> torch.Tensor: ...
 
 
 class StepHook(abc.ABC):

@@ -10,27 +10,13 @@ See docs/training.md for configs, AMP, hooks and ``torchrun``.
 
 from sciml.training.amp import fft_fp32, fp32
 from sciml.training.checkpoint import load_checkpoint, save_checkpoint
-from sciml.training.config import (
-    DataConfig,
-    ExperimentConfig,
-    TrainConfig,
-    dump_config,
-    from_dict,
-    load_config,
-    to_dict,
-)
+from sciml.training.config import TrainConfig
 from sciml.training.distributed import is_main, world_size
 from sciml.training.trainer import Trainer
 
 __all__ = [
     "Trainer",
     "TrainConfig",
-    "DataConfig",
-    "ExperimentConfig",
-    "from_dict",
-    "to_dict",
-    "load_config",
-    "dump_config",
     "save_checkpoint",
     "load_checkpoint",
     "is_main",

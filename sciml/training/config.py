@@ -1,36 +1,18 @@
-"""The typed configs of training runs: ``TrainConfig`` (how to optimise), ``DataConfig`` and ``ExperimentConfig``.
+"""``TrainConfig``: how the Trainer optimises (plain data, validated by ``sciml.core.config.from_dict``).
 
-Validation itself (``from_dict``, ``to_dict``, overrides, YAML) is generic and lives in ``sciml.core.config``;
-this module declares the sections of one run and ``load_config``:
-
-* ``ExperimentConfig`` groups the sections of one training run: ``model`` (``name`` + keyword config of
-  ``sciml.models.build``), ``data`` (``DataConfig``), ``train`` (``TrainConfig``), ``seed`` and ``run_dir``.
-* ``load_config(path, overrides=["train.lr=1e-3", "model.width=32"])`` reads YAML with ``yaml.safe_load``,
-  applies dotted overrides (values parsed by ``yaml.safe_load`` too) and validates everything;
-  ``dump_config(cfg, path)`` writes YAML atomically.
+The other sections of a run (model, data, eval) and ``load_config`` belong to the run system: ``sciml.runs.config``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from sciml.core.config import apply_overrides, describe_value, dump_config, from_dict, read_yaml, to_dict
 from sciml.core.errors import ConfigError
 from sciml.models.protocol import Stage
 
-__all__ = [
-    "TrainConfig",
-    "DataConfig",
-    "ExperimentConfig",
-    "from_dict",
-    "to_dict",
-    "load_config",
-    "dump_config",
-    "apply_overrides",
-]
+__all__ = ["TrainConfig"]
 
 
 # ---------------------------------------------------------------------------------------------- sections
@@ -38,8 +20,9 @@ __all__ = [
 class TrainConfig:
     """How the Trainer optimises (``sciml.training.Trainer``); every field is a JSON type.
 
-    ``scheduler``: None, ``"onecycle"`` (stepped every optimizer step, peak ``lr``), ``"cosine"`` (per epoch,
-    ``T_max = epochs``) or ``"step"`` (per epoch); ``scheduler_params`` are passed to the torch scheduler
+    ``optimizer``: "adam" becomes geoopt's RiemannianAdam when the model has manifold parameters (it equals Adam
+    on the others). ``scheduler``: None, ``"onecycle"`` (stepped every optimizer step, peak ``lr``), ``"cosine"``
+    (per epoch, ``T_max = epochs``) or ``"step"`` (per epoch); ``scheduler_params`` are passed to the torch scheduler
     (e.g. ``{"eta_min": 1e-6}``, ``{"step_size": 10, "gamma": 0.5}``, ``{"pct_start": 0.3}``).
     ``amp``: None or ``"bf16"`` (autocast; losses and FFTs stay in fp32). ``progress``: None shows a tqdm
     bar only on a TTY and on rank 0. ``checkpoint_every`` and ``eval_every`` count epochs, ``log_every``
@@ -96,66 +79,6 @@ class TrainConfig:
         _check_scheduler_params(self.scheduler, self.scheduler_params)
 
 
-@dataclass
-class DataConfig:
-    """Where the data of a run comes from.
-
-    ``train``/``val``/``test`` are file paths; ``test`` may contain ``{res}``, replaced by each evaluation
-    resolution. ``input``/``output`` name the HDF5 groups, ``variables`` selects channels (None: all).
-    ``resolution`` subsamples/resamples on load (None: native). ``split`` gives train/val/test fractions
-    of the ``train`` file when ``val``/``test`` are absent; they must sum to 1. When ``input`` names a
-    trajectory group (``input == output``), items are windows of ``n_in`` frames -> the next ``n_out`` frames,
-    ``step`` frames apart (time folded into channels), splits are by trajectory, and evaluation adds an
-    autoregressive rollout.
-    """
-
-    train: str | None = None
-    val: str | None = None
-    test: str | None = None
-    input: str = "input"
-    output: str = "output"
-    variables: list[str] | None = None
-    resolution: int | list[int] | None = None
-    normalize: bool = True
-    n_train: int | None = None
-    n_test: int | None = None
-    split: list[float] | None = None
-    n_in: int = 1
-    n_out: int = 1
-    step: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("n_train", "n_test"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ConfigError(f"data.{name} must be >= 1 or null, got {v}")
-        for name in ("n_in", "n_out", "step"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"data.{name} must be >= 1, got {getattr(self, name)}")
-        if self.split is not None:
-            if len(self.split) not in (2, 3) or any(f < 0 for f in self.split):
-                raise ConfigError(f"data.split must be 2 or 3 non-negative fractions, got {self.split}")
-            if abs(sum(self.split) - 1.0) > 1e-6:
-                raise ConfigError(f"data.split fractions must sum to 1, got {self.split} (sum {sum(self.split)})")
-
-
-@dataclass
-class ExperimentConfig:
-    """One training run: ``model`` is ``{"name": ..., **kwargs of sciml.models.build}``."""
-
-    model: dict[str, Any] = field(default_factory=dict)
-    data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    seed: int = 0
-    run_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        if "name" in self.model and not isinstance(self.model["name"], str):
-            raise ConfigError(f"model.name must be a model name (str), got {describe_value(self.model['name'])}")
-
-
 # positive parameters of the torch schedulers that fail late (at the end of an epoch) or with a bare ValueError
 _SCHEDULER_POSITIVE = {"step_size": int, "T_max": int, "total_steps": int, "gamma": float}
 
@@ -172,35 +95,3 @@ def _check_scheduler_params(scheduler: str | None, params: dict[str, Any]) -> No
             raise ConfigError(f"train.scheduler_params.pct_start must be in (0, 1), got {v!r}")
 
 
-def validate_model_section(model: dict[str, Any], where: str = "model") -> None:
-    """Check ``model`` has a ``name`` known to ``sciml.models`` and only keys its factory accepts."""
-    if not model:
-        return
-    name = model.get("name")
-    if not isinstance(name, str):
-        raise ConfigError(f"{where}.name must be a model name (str), got {describe_value(name)}")
-    import sciml.models
-
-    kwargs = {k: v for k, v in model.items() if k != "name"}
-    try:
-        sciml.models.check_config(name, kwargs)
-    except ConfigError as e:
-        raise ConfigError(f"{where}: {e}") from None
-    except ImportError as e:
-        raise ConfigError(f"{where}: model {name!r} could not be imported: {e}") from None
-
-
-def load_config(
-    path: str | Path, overrides: list[str] | tuple[str, ...] = (), validate_model: bool = True
-) -> ExperimentConfig:
-    """Read an ExperimentConfig from YAML, apply overrides, validate types and the model section."""
-    path = Path(path)
-    data = read_yaml(path)
-    apply_overrides(data, list(overrides))
-    try:
-        cfg = from_dict(ExperimentConfig, data, where="")
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    if validate_model:
-        validate_model_section(cfg.model)
-    return cfg

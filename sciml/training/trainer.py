@@ -45,6 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
+from sciml.core.config import from_dict, to_dict
 from sciml.core.errors import CheckpointError, ConfigError, TrainingDivergedError
 from sciml.core.files import atomic_path
 from sciml.fields.grid import Grid
@@ -53,7 +54,7 @@ from sciml.models.protocol import Objective, Stage, Staged, StepHook, apply_trai
 from sciml.training import distributed
 from sciml.training.amp import autocast
 from sciml.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from sciml.training.config import TrainConfig, from_dict, to_dict
+from sciml.training.config import TrainConfig
 
 __all__ = ["Trainer"]
 
@@ -251,8 +252,8 @@ class Trainer:
             raise ConfigError("the model has no trainable parameters (requires_grad=True)")
         lr = stage.lr if stage is not None and stage.lr is not None else cfg.lr
         wd = stage.weight_decay if stage is not None and stage.weight_decay is not None else cfg.weight_decay
-        if cfg.optimizer == "riemannian_adam":  # Adam on Euclidean tensors, Riemannian steps on geoopt manifolds
-            import geoopt
+        if cfg.optimizer == "riemannian_adam" or (cfg.optimizer == "adam" and _has_manifold_parameters(self._params)):
+            import geoopt  # Adam on Euclidean tensors, Riemannian steps on geoopt manifold parameters
 
             opt_cls = geoopt.optim.RiemannianAdam
         else:
@@ -610,6 +611,12 @@ class Trainer:
             f"Trainer(model={type(self.model).__name__}, device={self.device}, world_size={self.world_size}, "
             f"epoch={self.epoch}/{self.config.epochs})"
         )
+
+
+def _has_manifold_parameters(params: list[torch.nn.Parameter]) -> bool:
+    """True when a parameter lives on a geoopt manifold (then plain Adam would step off it)."""
+    geoopt = sys.modules.get("geoopt")  # a model with manifold parameters has imported geoopt already
+    return geoopt is not None and any(isinstance(p, geoopt.ManifoldParameter) for p in params)
 
 
 def _schedule_shape(scheduler: Any) -> dict[str, Any]:

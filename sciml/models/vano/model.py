@@ -34,7 +34,7 @@ from torch import nn
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
 from sciml.layers.fourier_features import build_features
-from sciml.models.protocol import Objective
+from sciml.models.protocol import Generative, Objective
 from sciml.models.vano.decoders import LinearDecoder, build_decoder
 from sciml.models.vano.encoders import CNNEncoder, OperatorEncoder
 
@@ -60,7 +60,7 @@ def _unpack(x: Any, grid: Grid | None) -> tuple[torch.Tensor, Grid]:
     return x, grid
 
 
-class VANO(nn.Module, Objective):
+class VANO(nn.Module, Objective, Generative):
     """Variational autoencoding neural operator; see the module docstring for the model and loss.
 
     Args:

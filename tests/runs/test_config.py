@@ -6,17 +6,10 @@ import dataclasses
 
 import pytest
 
+from sciml.core.config import apply_overrides, dump_config, from_dict, to_dict
 from sciml.core.errors import ConfigError
-from sciml.training.config import (
-    DataConfig,
-    ExperimentConfig,
-    TrainConfig,
-    apply_overrides,
-    dump_config,
-    from_dict,
-    load_config,
-    to_dict,
-)
+from sciml.runs.config import DataConfig, ExperimentConfig, load_config
+from sciml.training.config import TrainConfig
 
 
 def test_unknown_key_names_key_and_allowed_ones():

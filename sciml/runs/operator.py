@@ -1,36 +1,33 @@
-"""Run directories: train an operator from an ExperimentConfig, evaluate it at several resolutions, plot it.
+"""The "operator" task: learn a map between functions; evaluate it at several resolutions.
 
-A run directory holds everything needed to rebuild and judge a trained model, with no pickled objects::
-
-    RUN_DIR/config.yaml              the validated experiment config (model name + kwargs, data, train)
-    RUN_DIR/checkpoints/last.pt      written every epoch (atomic), loaded with weights_only=True
-    RUN_DIR/checkpoints/best.pt      best validation metric
-    RUN_DIR/metrics.jsonl            one JSON line per epoch
-    RUN_DIR/eval.json                written by ``evaluate_run``: metrics per resolution
-    RUN_DIR/plots/*.png              written by ``plot_run``
+Data: ``DataConfig`` (``sciml.runs.config``): an HDF5/xarray file of input -> output pairs (``OperatorDataset``) or
+of trajectories cut into windows (``TrajectoryDataset``); validation and test files or a split of the training
+file. Evaluation: mean relative L2 (and H1 on grids) per test resolution, plus an autoregressive rollout for
+trajectory data. Plots: prediction panels, power spectra, prior samples of generative models, error versus
+resolution.
 
 Normalisation: with ``data.normalize`` the model is wrapped in ``Normalized`` whose per-channel means and
 standard deviations (computed from the training split only, streamed) are buffers of the checkpoint, so the
-statistics travel with the weights and apply at any resolution.
+statistics travel with the weights and apply at any resolution. The wrapper declares the capabilities of the model
+it holds (an objective sees normalised data).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 import sciml.models
-from sciml.core.errors import CheckpointError, ConfigError, DataFormatError
-from sciml.core.files import atomic_path
+from sciml.core.errors import CheckpointError, ConfigError, InvalidValueError
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
 from sciml.models._base import resolve_input
 from sciml.models.protocol import (
+    Generative,
     Objective,
     Stage,
     Staged,
@@ -40,13 +37,18 @@ from sciml.models.protocol import (
     load_matching,
     model_spec,
 )
-from sciml.training.checkpoint import load_checkpoint
-from sciml.training.config import ExperimentConfig, dump_config, load_config
-from sciml.training.trainer import Trainer, evaluate_model
+from sciml.runs.config import DataConfig, ExperimentConfig
+from sciml.runs.tasks import Prepared, Task
+from sciml.training.trainer import evaluate_model
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Normalized", "train_run", "load_run_model", "evaluate_run", "plot_run", "test_dataset"]
+__all__ = ["OperatorTask", "Normalized", "normalized", "build_run_model", "open_dataset", "test_dataset"]
+
+
+@dataclass
+class OperatorEvalConfig:
+    """The ``eval`` section of operator runs: nothing yet (resolutions and files come from ``sciml evaluate``)."""
 
 
 class Normalized(nn.Module, Wrapper):
@@ -106,6 +108,12 @@ class _NormalizedStepHook(StepHook):
         self.model.after_step()
 
 
+class _NormalizedGenerative(Generative):
+    def sample(self, n, grid, generator=None):
+        s = self.model.sample(n, grid, generator=generator)
+        return s * self.out_std.view(self._shape(s)) + self.out_mean.view(self._shape(s))
+
+
 class _NormalizedStaged(Staged):
     def enter_stage(self, stage: Stage, resumed: bool = False) -> None:
         self.model.enter_stage(stage, resumed)
@@ -119,7 +127,12 @@ class _NormalizedStaged(Staged):
         return self.model.load_pretrained(state, keys)
 
 
-_CAPABILITIES = ((Objective, _NormalizedObjective), (StepHook, _NormalizedStepHook), (Staged, _NormalizedStaged))
+_CAPABILITIES = (
+    (Objective, _NormalizedObjective),
+    (StepHook, _NormalizedStepHook),
+    (Staged, _NormalizedStaged),
+    (Generative, _NormalizedGenerative),
+)
 _CLASSES: dict[tuple[type, ...], type] = {}
 
 
@@ -209,69 +222,6 @@ def _native_res(grid: Grid) -> int:
     return int(grid.shape[0])
 
 
-def train_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False) -> Path:
-    """Train the model of ``cfg`` into ``run_dir`` (created); returns the run directory."""
-
-    run_dir = Path(run_dir)
-    if resume and not (run_dir / "checkpoints" / "last.pt").exists():
-        raise CheckpointError(f"cannot resume: {str(run_dir / 'checkpoints' / 'last.pt')!r} does not exist")
-    cfg.run_dir = str(run_dir)
-    torch.manual_seed(cfg.seed)
-    # everything that can be refused (data, model, trainer, checkpoint) is checked before anything is written,
-    # so a bad config never leaves a stray run directory nor overwrites the config.yaml of an existing run
-    train, val = _datasets(cfg)
-    x0, y0 = train[0]
-    model = build_run_model(cfg, x0.shape[0], y0.shape[0])
-    if isinstance(model, Normalized) and not resume:
-        model.set_stats(*[s.float() for s in channel_stats(train, max_samples=512)])
-    loss = getattr(cfg.train, "loss", "relative_l2")
-    trainer = Trainer(model, train, val, grid=train.grid, loss=loss, config=cfg.train, run_dir=run_dir)
-    if resume:
-        trainer.resume(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, run_dir / "config.yaml")
-    trainer.fit()
-    return run_dir
-
-
-def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[nn.Module, ExperimentConfig]:
-    """Rebuild the model of a run from config.yaml and a checkpoint (``best`` falls back to ``last``)."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.exists():
-        raise DataFormatError(f"{str(run_dir)!r} is not a run directory: config.yaml is missing")
-    cfg = load_config(cfg_path)
-    ckpt_path = run_dir / "checkpoints" / f"{which}.pt"
-    if which == "best" and not ckpt_path.exists():
-        ckpt_path = run_dir / "checkpoints" / "last.pt"
-    state = load_checkpoint(ckpt_path)
-    sd = state.get("model")
-    if not isinstance(sd, dict):
-        raise CheckpointError(f"{str(ckpt_path)!r} holds no model weights (no 'model' state dict)")
-    if cfg.data.normalize:
-        if "in_mean" not in sd or "out_mean" not in sd:
-            raise CheckpointError(
-                f"{str(ckpt_path)!r} has no normalisation statistics but {str(cfg_path)!r} sets data.normalize: true"
-            )
-        in_c, out_c = sd["in_mean"].numel(), sd["out_mean"].numel()
-    else:
-        in_c = out_c = 1
-    model = build_run_model(cfg, in_c, out_c)
-    try:
-        model.load_state_dict(sd)
-    except RuntimeError as e:
-        raise CheckpointError(
-            f"the weights in {str(ckpt_path)!r} do not fit the model described by {str(cfg_path)!r} "
-            f"(was config.yaml edited after training?): {str(e).splitlines()[0]} {_first_mismatch(e)}"
-        ) from None
-    return model.eval(), cfg
-
-
-def _first_mismatch(e: RuntimeError) -> str:
-    lines = [ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()]
-    return lines[0] if lines else ""
-
-
 def test_dataset(cfg: ExperimentConfig, resolution: int | None, data: str | None = None):
     """The test set at one resolution: ``{res}`` in the path picks a file per resolution, else resample.
 
@@ -316,70 +266,101 @@ def rollout_errors(model: nn.Module, ds: TrajectoryDataset, max_trajectories: in
     return (totals / len(whole)).tolist()
 
 
-def evaluate_run(
-    run_dir: str | Path, resolutions: Sequence[int] | None = None, data: str | None = None, which: str = "best"
-) -> dict[str, dict]:
-    """Evaluate a run's model at each resolution; results written to RUN_DIR/eval.json (atomic)."""
-    run_dir = Path(run_dir)
-    model, cfg = load_run_model(run_dir, which)
-    results: dict[str, dict] = {}
-    for res in resolutions or [None]:
-        ds = test_dataset(cfg, res, data)
-        key = str(res if res is not None else ds.grid.shape[0])
-        results[key] = {**evaluate_model(model, ds), "n_samples": len(ds), "shape": list(ds.grid.shape)}
-        if isinstance(ds, TrajectoryDataset):
-            results[key]["rollout_relative_l2"] = rollout_errors(model, ds)
-        log.info("resolution %s: %s", key, results[key])
-    train_res = cfg.data.resolution
-    if train_res is None and cfg.data.train:
-        train_res = list(open_dataset(cfg, cfg.data.train).grid.shape)
-    out = {"checkpoint": which, "train_resolution": train_res, "data": data, "results": results}
-    with atomic_path(run_dir / "eval.json") as tmp:
-        tmp.write_text(json.dumps(out, indent=2))
-    return results
+class OperatorTask(Task):
+    """Function-to-function maps (FNO, MgNO, CoDA-NO, VANO, ...); see the module docstring."""
 
+    name = "operator"
+    data_config = DataConfig
+    eval_config = OperatorEvalConfig
 
-def plot_run(run_dir: str | Path, n_samples: int = 3) -> list[Path]:
-    """Write loss curve, prediction panels and (if evaluated) error-vs-resolution plots to RUN_DIR/plots.
+    def prepare(self, cfg: ExperimentConfig, resume: bool = False) -> Prepared:
+        train, val = _datasets(cfg)
+        # a bad validation/test file is refused now, before the run directory exists (not at the first evaluation)
+        for ds, role in ((train, "training"), (val, "validation")):
+            if ds is not None and len(ds) > 0:
+                check_item(ds, role)
+        x0, y0 = train[0]
+        return Prepared(train, val, train.grid, extra={"channels": (x0.shape[0], y0.shape[0])})
 
-    NCDS runs (their own training loop) are plotted by ``sciml.dynamics.train.plot_dynamics_run``.
-    """
-    from sciml import plotting
+    def build_model(self, cfg: ExperimentConfig, prepared: Prepared, fresh: bool = True) -> nn.Module:
+        in_c, out_c = prepared.extra["channels"]
+        model = build_run_model(cfg, in_c, out_c)
+        if isinstance(model, Normalized) and fresh:
+            model.set_stats(*[s.float() for s in channel_stats(prepared.train, max_samples=512)])
+        return model
 
-    run_dir = Path(run_dir)
-    out = run_dir / "plots"
-    paths = []
-    if (run_dir / "metrics.jsonl").exists():
-        paths.append(plotting.plot_loss_curve(run_dir / "metrics.jsonl", out / "loss_curve.png"))
-    model, cfg = load_run_model(run_dir)
-    evals = None
-    if (run_dir / "eval.json").exists():
-        try:
-            evals = json.loads((run_dir / "eval.json").read_text())
-        except json.JSONDecodeError as e:
-            raise DataFormatError(
-                f"{str(run_dir / 'eval.json')!r} is not valid JSON ({e}); run `sciml evaluate {run_dir}` again"
-            ) from None
-    resolutions = [int(r) for r in evals["results"]] if evals else [None]
-    for res in resolutions:
-        ds = test_dataset(cfg, res, evals.get("data") if evals else None)  # the data `evaluate --data` used
-        n = min(n_samples, len(ds))
-        x = torch.stack([ds[i][0] for i in range(n)])
-        y = torch.stack([ds[i][1] for i in range(n)])
-        with torch.no_grad():
-            p = model(x, ds.grid)
-        tag = "x".join(map(str, ds.grid.shape))
-        paths.append(plotting.plot_prediction(x, y, p, ds.grid, out / f"prediction_{tag}.png", title=f"test at {tag}"))
-        if ds.grid.ndim == 2:
-            paths.append(plotting.plot_power_spectrum(y, p, out / f"spectrum_{tag}.png"))
-        if callable(getattr(model, "sample", None)) and ds.grid.ndim in (1, 2):  # generative (VANO): prior samples
+    def rebuild_model(self, cfg: ExperimentConfig, state: dict, checkpoint: Path) -> nn.Module:
+        sd = state["model"]
+        if cfg.data.normalize:
+            if "in_mean" not in sd or "out_mean" not in sd:
+                raise CheckpointError(
+                    f"{str(checkpoint)!r} has no normalisation statistics but the run sets data.normalize: true"
+                )
+            in_c, out_c = sd["in_mean"].numel(), sd["out_mean"].numel()
+        else:
+            in_c = out_c = 1
+        return build_run_model(cfg, in_c, out_c)
+
+    def evaluate(self, model: nn.Module, cfg: ExperimentConfig, options: dict) -> dict:
+        resolutions, data = options.get("resolutions"), options.get("data")
+        results: dict[str, dict] = {}
+        for res in resolutions or [None]:
+            ds = test_dataset(cfg, res, data)
+            key = str(res if res is not None else ds.grid.shape[0])
+            results[key] = {**evaluate_model(model, ds), "n_samples": len(ds), "shape": list(ds.grid.shape)}
+            if isinstance(ds, TrajectoryDataset):
+                results[key]["rollout_relative_l2"] = rollout_errors(model, ds)
+            log.info("resolution %s: %s", key, results[key])
+        train_res = cfg.data.resolution
+        if train_res is None and cfg.data.train:
+            train_res = list(open_dataset(cfg, cfg.data.train).grid.shape)
+        return {"train_resolution": train_res, "data": data, "results": results}
+
+    def report(self, results: dict) -> list[str]:
+        lines = [f"{'resolution':>10} {'rel L2':>10} {'rel H1':>10} {'samples':>8}"]
+        for res, r in results["results"].items():
+            h1 = r.get("relative_h1", float("nan"))  # absent on point clouds and grids too coarse for derivatives
+            lines.append(f"{res:>10} {r['relative_l2']:>10.4f} {h1:>10.4f} {r['n_samples']:>8d}")
+        return lines
+
+    def plot(self, run_dir: Path, model: nn.Module, cfg: ExperimentConfig, evals: dict | None) -> list[Path]:
+        from sciml import plotting
+
+        out, paths, n_samples = run_dir / "plots", [], 3
+        resolutions = [int(r) for r in evals["results"]] if evals else [None]
+        for res in resolutions:
+            ds = test_dataset(cfg, res, evals.get("data") if evals else None)  # the data `evaluate --data` used
+            n = min(n_samples, len(ds))
+            x = torch.stack([ds[i][0] for i in range(n)])
+            y = torch.stack([ds[i][1] for i in range(n)])
             with torch.no_grad():
-                s = model.sample(6, ds.grid, generator=torch.Generator().manual_seed(0))
-            data_rows = torch.stack([ds[i][1] for i in range(min(6, len(ds)))])
-            rows = {"data": data_rows, "model samples": s}
-            paths.append(plotting.plot_samples(rows, ds.grid, out / f"samples_{tag}.png", title=f"samples at {tag}"))
-    if evals and len(evals["results"]) > 1:
-        tr = evals.get("train_resolution")
-        tr = tr[0] if isinstance(tr, list) else tr
-        paths.append(plotting.plot_error_vs_resolution(evals["results"], out / "error_vs_resolution.png", tr))
-    return paths
+                p = model(x, ds.grid)
+            tag = "x".join(map(str, ds.grid.shape))
+            paths.append(
+                plotting.plot_prediction(x, y, p, ds.grid, out / f"prediction_{tag}.png", title=f"test at {tag}")
+            )
+            if ds.grid.ndim == 2:
+                paths.append(plotting.plot_power_spectrum(y, p, out / f"spectrum_{tag}.png"))
+            if isinstance(model, Generative) and ds.grid.ndim in (1, 2):  # prior samples next to data
+                with torch.no_grad():
+                    s = model.sample(6, ds.grid, generator=torch.Generator().manual_seed(0))
+                data_rows = torch.stack([ds[i][1] for i in range(min(6, len(ds)))])
+                rows = {"data": data_rows, "model samples": s}
+                paths.append(
+                    plotting.plot_samples(rows, ds.grid, out / f"samples_{tag}.png", title=f"samples at {tag}")
+                )
+        if evals and len(evals["results"]) > 1:
+            tr = evals.get("train_resolution")
+            tr = tr[0] if isinstance(tr, list) else tr
+            paths.append(plotting.plot_error_vs_resolution(evals["results"], out / "error_vs_resolution.png", tr))
+        return paths
+
+
+def check_item(ds, role: str) -> None:
+    """Read the first item of ``ds`` and refuse NaN/Inf values, naming the dataset's role and file."""
+    x, y = ds[0]
+    for what, t in (("input", x), ("output", y)):
+        if not torch.isfinite(t).all():
+            raise InvalidValueError(
+                f"the {role} data ({getattr(ds, 'path', '?')}) hold non-finite {what} values in sample 0"
+            )

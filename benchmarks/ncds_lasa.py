@@ -35,10 +35,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import sciml.models  # noqa: E402
 from sciml.data.lasa import load_lasa  # noqa: E402
+from sciml.dynamics.evaluate import evaluate_lasa, rollout_any  # noqa: E402
 from sciml.dynamics.ncds import NCDS, max_symmetric_jacobian_eigenvalue  # noqa: E402
-from sciml.dynamics.train import VelocityRegression, _fit, build_field, evaluate_lasa, rollout_any  # noqa: E402
 from sciml.plotting import plot_phase_portrait  # noqa: E402
+from sciml.training import Trainer  # noqa: E402
 
 MODELS = ("ncds", "latent_ncds", "mlp_field", "linear_stable")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -52,6 +54,12 @@ def model_config(name: str, hidden: int) -> dict:
     if name == "mlp_field":
         return {"hidden": hidden, "depth": 2}
     return {"eps": 0.1}
+
+
+def build_field(name: str, config: dict, dim: int, goal) -> torch.nn.Module:
+    """A registered rollout model for demonstrations of dimension ``dim`` converging to ``goal``."""
+    goal = [float(g) for g in np.asarray(goal).ravel()]
+    return sciml.models.build(name, **config, **{"data_dim" if name == "latent_ncds" else "dim": dim, "goal": goal})
 
 
 def far_start_convergence(field, demos, n_starts: int, seed: int = 0) -> float:
@@ -158,7 +166,7 @@ def main(argv=None) -> dict:
             torch.manual_seed(0)
             field = build_field(name, model_config(name, hidden), demos.dim, demos.goal)
             t0 = time.perf_counter()
-            _fit(VelocityRegression(field), torch.utils.data.TensorDataset(x, v), dict(train_cfg), None, False)
+            Trainer(field, torch.utils.data.TensorDataset(x, v), config=dict(train_cfg)).fit()  # its own objective
             train_s = time.perf_counter() - t0
             field.eval()
             ev = evaluate_lasa(field, demos, points, rtol=1e-5)

@@ -38,10 +38,10 @@ import sciml.models
 from sciml.core.files import atomic_path
 from sciml.data import generate
 from sciml.fields.grid import Grid
+from sciml.metrics.losses import relative_l2
 from sciml.testing.baselines import neuralop_codano
 from sciml.testing.resolution import CASES as SUITE_CASES
 from sciml.testing.resolution import ResolutionCase, discretization_gaps
-from sciml.metrics.losses import relative_l2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import train_adam_cosine  # noqa: E402

@@ -27,8 +27,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import sciml.models
 from sciml.fields.grid import Grid
-from sciml.training import Trainer
 from sciml.metrics.losses import relative_l2
+from sciml.training import Trainer
 
 
 class _Data(TensorDataset):

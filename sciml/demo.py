@@ -103,7 +103,7 @@ def run_demo(out: str | Path = "demo_run", small: bool = False, echo: Callable[[
     echo(f"[2/4] training FNO at {p['train_resolution']}x{p['train_resolution']} ({p['epochs']} epochs) ...")
     run_dir = train_run(cfg, out / "run")
     echo(f"[3/4] evaluating at {p['test_resolutions']} ...")
-    results = evaluate_run(run_dir, p["test_resolutions"])
+    results = evaluate_run(run_dir, resolutions=p["test_resolutions"])["results"]
     echo("[4/4] writing plots ...")
     plots = plot_run(run_dir)
     echo(f"\n{'resolution':>10} {'rel L2':>10} {'rel H1':>10}")

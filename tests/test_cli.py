@@ -361,7 +361,7 @@ def test_bad_train_and_generate_arguments_are_clear_errors(demo_dir, tmp_path, c
     cases = [
         (["train", str(tmp_path / "m.yaml")], "model must be a mapping"),
         (["train", str(cfg_path), "--out", str(tmp_path / "r"), "--set", "train.monitor=bogus"], "train.monitor"),
-        (["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--resume"], "--resume"),
+        (["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--resume"], "cannot resume"),
         (
             ["train", "examples/configs/ncds_lasa.yaml", "--out", str(tmp_path / "n"), "--set", "train.seed=abc"],
             "train.seed must be int",

@@ -44,7 +44,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sciml.core.errors import ConfigError, GridError, InvalidValueError, ShapeError
-from sciml.data.grf import _as_grid, _parse_dtype, sample_grf
+from sciml.data.grf import grid_for, parse_dtype, sample_grf
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 
@@ -168,12 +168,12 @@ def generate(
     The GRF (cosine basis, ``alpha``, ``tau``, ``sigma`` default ``tau^(alpha-1)``, ``n_modes``,
     ``drop_constant``) of sample ``i`` is seeded by ``(seed, i)``, so resolutions share coefficient functions.
     """
-    torch_dtype = _parse_dtype(dtype)
+    torch_dtype = parse_dtype(dtype)
     if coefficient not in COEFFICIENTS:
         raise ConfigError(f"unknown Darcy coefficient {coefficient!r}; allowed: {', '.join(COEFFICIENTS)}")
     if coefficient == "threshold" and not (a_high > 0 and a_low > 0):
         raise ConfigError(f"a_high and a_low must be positive, got a_high={a_high}, a_low={a_low}")
-    grid = _as_grid(resolution, 2, "cosine")
+    grid = grid_for(resolution, 2, "cosine")
     _check_grid(grid)
     sigma = float(tau) ** (float(alpha) - 1.0) if sigma is None else float(sigma)
     log.info("darcy: %d samples on %s, coefficient=%s", n_samples, grid, coefficient)

@@ -131,7 +131,9 @@ def grf_eigenvalues(
     return lam
 
 
-def _as_grid(grid: Grid | int | Sequence[int], dim: int | None, basis: str) -> Grid:
+def grid_for(grid: Grid | int | Sequence[int], dim: int | None, basis: str) -> Grid:
+    """The Grid a generator samples on: ``grid`` itself, or ``resolution`` points per axis of the unit box
+    (periodic for the Fourier bases)."""
     if isinstance(grid, Grid):
         return grid
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
@@ -182,7 +184,7 @@ def sample_grf(
     Returns:
         tensor ``(n_samples, *grid.shape)`` of ``dtype`` (computed in float64).
     """
-    grid = _as_grid(grid, dim, basis)
+    grid = grid_for(grid, dim, basis)
     d = grid.ndim
     _check_params(basis, float(alpha), float(tau), float(sigma), n_modes, d)
     for key, val in (("n_samples", n_samples), ("seed", seed), ("first_index", first_index)):
@@ -273,8 +275,8 @@ def generate(
     (eigenvalues ``((2 pi |k|)^2 + tau^2)^(-alpha)``); ``"cosine"`` and ``"sine"`` select the Neumann and
     Dirichlet fields (``c = pi``).
     """
-    torch_dtype = _parse_dtype(dtype)
-    grid = _as_grid(resolution, dim, basis)
+    torch_dtype = parse_dtype(dtype)
+    grid = grid_for(resolution, dim, basis)
     log.info("grf: %d samples on %s, basis=%s alpha=%s tau=%s n_modes=%d", n_samples, grid, basis, alpha, tau, n_modes)
     u = sample_grf(
         n_samples,
@@ -294,7 +296,8 @@ def generate(
     return {"field": Field(u[:, None], grid, variables=[variable], attrs=attrs)}
 
 
-def _parse_dtype(dtype: str) -> torch.dtype:
+def parse_dtype(dtype: str) -> torch.dtype:
+    """A generator's ``dtype`` parameter ("float32" or "float64") as a torch dtype."""
     table = {"float32": torch.float32, "float64": torch.float64}
     if dtype not in table:
         raise ConfigError(f"dtype must be one of {sorted(table)}, got {dtype!r}")

@@ -180,6 +180,6 @@ def generate_to_file(
 
 
 def _version() -> str:
-    from sciml import __version__
+    from sciml.core.version import __version__
 
     return str(__version__)

@@ -13,7 +13,8 @@ Per channel it carries the variable name, its units and an optional CF ``standar
 * ``time``: float64 ``(batch,)``, the time of each sample (e.g. snapshots of one trajectory).
 * ``attrs``: a JSON-serialisable dict of free-form attributes (stored in files verbatim).
 
-Operations (implemented in ``sciml.fields.resample`` / ``hdf5`` / ``xarray_io``):
+Operations (the numerics in ``sciml.fields.resample``, the files in ``sciml.fields.storage.hdf5`` and
+``sciml.fields.xarray_io``; none of those modules imports this one):
 
 * ``resample(grid)``: exact strided subsampling when the target is a strided subset of the source;
   otherwise per axis, spectral (FFT zero-padding / truncation, exact for band-limited periodic functions)
@@ -33,9 +34,8 @@ Indexing the batch and ``select`` keep a lazy Field lazy.
 from __future__ import annotations
 
 import copy
-import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,15 @@ import torch
 
 from sciml.core.errors import DataFormatError, GridError, InvalidValueError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
+from sciml.fields.metadata import canonical_attrs, channel_names, check_mask_layout
+from sciml.fields.resample import (
+    interpolate_at,
+    quadrature_norm,
+    resample_mask,
+    resample_values,
+    restrict_grid,
+    zero_outside_mask,
+)
 
 __all__ = ["Field"]
 
@@ -60,55 +69,6 @@ def _to_tensor(x: Any, name: str) -> torch.Tensor:
 
 def _torch_dtype(np_dtype: Any) -> torch.dtype:
     return torch.from_numpy(np.empty(0, dtype=np.dtype(np_dtype))).dtype
-
-
-def _names(value: Any, n: int, what: str, default: Callable[[int], str]) -> tuple[str, ...]:
-    if value is None:
-        return tuple(default(i) for i in range(n))
-    if isinstance(value, str):
-        if what == "variables" and n != 1:
-            raise ShapeError(f"variables has 1 name ({value!r}) but the values have {n} channels")
-        return (value,) * n
-    out = tuple(str(v) for v in value)
-    if len(out) != n:
-        raise ShapeError(f"{what} has {len(out)} entries {list(out)} but the values have {n} channels")
-    return out
-
-
-def _canonical_attrs(attrs: dict | None) -> dict:
-    if attrs is None:
-        return {}
-    if not isinstance(attrs, dict):
-        raise DataFormatError(f"attrs must be a dict, got {type(attrs).__name__}")
-    for k, v in attrs.items():
-        try:
-            json.dumps(v, allow_nan=True)
-        except (TypeError, ValueError) as e:
-            raise DataFormatError(f"attrs[{k!r}] is not JSON-serialisable ({type(v).__name__}): {e}") from None
-    return json.loads(json.dumps(attrs))
-
-
-def check_mask_layout(
-    is_bool: bool,
-    dtype: Any,
-    shape: Sequence[int],
-    values_shape: Sequence[int],
-    spatial: Sequence[int],
-    where: str = "",
-) -> None:
-    """The schema's rule for a mask of values ``values_shape``: boolean, shaped ``spatial`` (one mask for all
-    samples), ``(n, 1, *spatial)`` (one per sample or trajectory) or like the values. Shared by ``Field`` and
-    the HDF5 readers (which check a stored mask without reading it); ``where`` prefixes the message."""
-    prefix = f"{where}: " if where else ""
-    if not is_bool:
-        raise InvalidValueError(f"{prefix}mask must be boolean (True where the field is defined), got dtype {dtype}")
-    spatial, values_shape = tuple(spatial), tuple(values_shape)
-    per_sample = (values_shape[0], 1, *spatial)
-    if tuple(shape) not in (spatial, per_sample, values_shape):
-        raise ShapeError(
-            f"{prefix}mask has shape {tuple(shape)}; expected {spatial} (one mask for all samples), "
-            f"{per_sample} (one per sample) or the values' shape {values_shape}"
-        )
 
 
 class Field:
@@ -161,15 +121,15 @@ class Field:
         self._shape = shape
         grid.check_values(_ShapeOnly(shape), "values")
         c = shape[1]
-        self._variables = _names(variables, c, "variables", lambda i: f"c{i}")
+        self._variables = channel_names(variables, c, "variables", lambda i: f"c{i}")
         dup = sorted({v for v in self._variables if self._variables.count(v) > 1})
         if dup:
             raise DataFormatError(f"duplicate variable names {dup} in variables {list(self._variables)}")
-        self._units = _names(units, c, "units", lambda i: "")
-        self._standard_names = _names(standard_names, c, "standard_names", lambda i: "")
+        self._units = channel_names(units, c, "units", lambda i: "")
+        self._standard_names = channel_names(standard_names, c, "standard_names", lambda i: "")
         self._mask = self._check_mask(mask)
         self._time = self._check_time(time)
-        self._attrs = _canonical_attrs(attrs)
+        self._attrs = canonical_attrs(attrs)
         if self._values is not None:
             self._check_finite(self._values)
 
@@ -407,6 +367,11 @@ class Field:
         )
 
     # ------------------------------------------------------------------ numerics (sciml.fields.resample)
+    def _masked_values(self) -> torch.Tensor:
+        """Values with 0 wherever the mask is False (so NaN placeholders never spread)."""
+        v = self.values
+        return zero_outside_mask(v, self._mask_full(v))
+
     def resample(self, grid: Grid | PointCloud, method: str | None = None) -> Field:
         """This Field on another grid of the same domain.
 
@@ -415,55 +380,86 @@ class Field:
         every axis, also periodic ones). A PointCloud target evaluates ``at`` its points. The mask is
         subsampled when the target is a strided subset, else interpolated linearly and thresholded at 1/2.
         """
-        from sciml.fields.resample import resample_field
-
-        return resample_field(self, grid, method)
+        src = self._grid
+        if isinstance(src, PointCloud):
+            raise GridError(
+                "resampling a Field that lives on a PointCloud is not supported (no mesh to interpolate on)"
+            )
+        if isinstance(grid, PointCloud):
+            if method not in (None, "linear"):
+                raise GridError(f"evaluation at a PointCloud is multilinear; method={method!r} is not available")
+            pts = grid.points(dtype=torch.float64)
+            vals = interpolate_at(self._masked_values(), src, pts)
+            mask = None
+            if self._mask is not None:
+                m = self._mask.reshape(1, 1, *self._mask.shape) if self._mask.ndim == src.ndim else self._mask
+                mf = interpolate_at(m.to(torch.float64), src, pts) >= 0.5
+                mask = mf[0, 0] if self._mask.ndim == src.ndim else mf
+            return self._new(vals, grid, mask=mask)
+        if not isinstance(grid, Grid):
+            raise GridError(f"target must be a Grid or PointCloud, got {type(grid).__name__}")
+        vals = resample_values(self._masked_values(), src, grid, method)
+        return self._new(vals, grid, mask=resample_mask(self._mask, src.ndim, src, grid))
 
     def restrict(self, factor: int | Sequence[int] = 2) -> Field:
-        """Keep every ``factor``-th grid point per axis (exact injection onto the coarse grid)."""
-        from sciml.fields.resample import restrict_field
-
-        return restrict_field(self, factor)
+        """Keep every ``factor``-th point per axis (exact injection onto the coarse grid)."""
+        coarse, sl = restrict_grid(self._grid, factor)
+        vals = self.values[(slice(None), slice(None), *sl)]
+        mask = self._mask
+        if mask is not None:
+            mask = mask[sl] if mask.ndim == coarse.ndim else mask[(slice(None), slice(None), *sl)]
+        return self._new(vals, coarse, mask=mask)
 
     def at(self, points: Any) -> torch.Tensor:
         """Values at ``points`` ((n, d) array/tensor or PointCloud): ``(batch, channels, n)``, multilinear."""
-        from sciml.fields.resample import interpolate_at
-
         pts = points.points(dtype=torch.float64) if isinstance(points, PointCloud) else points
         return interpolate_at(self.values, self._grid, pts)
 
     def norm(self, p: float = 2) -> torch.Tensor:
         """Quadrature L^p norm per sample and channel, shape ``(batch, channels)`` (mask-restricted)."""
-        from sciml.fields.resample import field_norm
+        v = self._masked_values()
+        return quadrature_norm(v, self._grid, self._mask_full(v), p)
 
-        return field_norm(self, p)
-
-    # ------------------------------------------------------------------ files
+    # ------------------------------------------------------------------ files (sciml.fields.storage)
     def to_hdf5(self, path: str | os.PathLike, group: str = "field", provenance: dict | None = None) -> None:
         """Write this Field as group ``group`` of a new sciml HDF5 file (atomic; replaces the file)."""
-        from sciml.fields.hdf5 import write_fields
+        from sciml.fields.storage.hdf5 import write_field_groups
 
-        write_fields(path, {group: self}, provenance=provenance)
+        write_field_groups(path, {group: self}, provenance=provenance)
 
     @classmethod
     def from_hdf5(cls, path: str | os.PathLike, group: str | None = None, index: Any = None) -> Field:
-        """Read a Field from a sciml HDF5 file; ``group=None`` needs exactly one field group in the file."""
-        from sciml.fields.hdf5 import read_field
+        """Read a Field from a sciml HDF5 file; ``group=None`` needs exactly one field group in the file.
 
-        return read_field(path, group=group, index=index)
+        ``index`` (int, slice or 1-D int array) reads only those samples; for a trajectory group it must be an
+        int and the Field holds that trajectory, its batch running over time (see ``sciml.fields.hdf5``)."""
+        from sciml.fields.storage.hdf5 import read_field_group
+
+        return cls(**read_field_group(path, group=group, index=index))
 
     def to_xarray(self):
         """``xarray.DataArray`` with dims ``(batch, variable, *grid.names)``; see ``sciml.fields.xarray_io``."""
-        from sciml.fields.xarray_io import field_to_xarray
+        from sciml.fields.xarray_io import to_dataarray
 
-        return field_to_xarray(self)
+        return to_dataarray(
+            self._lazy if self.is_lazy else self.values.detach().cpu().numpy(),
+            self._grid,
+            variables=self._variables,
+            units=self._units,
+            standard_names=self._standard_names,
+            mask=self._mask,
+            time=self._time,
+            attrs=self._attrs,
+        )
 
     @classmethod
     def from_xarray(cls, obj: Any, variables: Sequence[str] | None = None, batch_dim: str | None = None, **kw: Any):
-        """Field from an ``xarray.DataArray`` or ``Dataset`` (lazy for dask-backed data)."""
-        from sciml.fields.xarray_io import field_from_xarray
+        """Field from an ``xarray.DataArray`` or ``Dataset`` (lazy for dask-backed data); the conventions (which
+        dims are spatial, pressure levels as channels ``<variable>_<level>``, coordinates, bounds, periodicity)
+        are those of ``sciml.fields.xarray_io``, shared with the lazy datasets."""
+        from sciml.fields.xarray_io import read_xarray
 
-        return field_from_xarray(obj, variables=variables, batch_dim=batch_dim, **kw)
+        return cls(**read_xarray(obj, variables=variables, batch_dim=batch_dim, **kw))
 
 
 class _ShapeOnly:

@@ -36,7 +36,7 @@ import torch
 
 from sciml.core.errors import GridError, ShapeError
 
-__all__ = ["Grid", "PointCloud"]
+__all__ = ["Grid", "PointCloud", "coords_match"]
 
 _EPS32 = float(np.finfo(np.float32).eps)
 
@@ -61,7 +61,7 @@ def _coord_tol(c: np.ndarray, lo: float, hi: float) -> float:
     return tol
 
 
-def _coords_match(a: np.ndarray, b: np.ndarray) -> bool:
+def coords_match(a: np.ndarray, b: np.ndarray) -> bool:
     """``a`` and ``b`` are the same points up to round-off (float32 round-off if either is float32 numbers)."""
     if a.shape != b.shape:
         return False
@@ -453,7 +453,7 @@ class Grid:
             else:
                 s = (a.size - 1) // (b.size - 1)
             sub = a[::s][: b.size]
-            if sub.size != b.size or not _coords_match(sub, b):
+            if sub.size != b.size or not coords_match(sub, b):
                 return None
             strides.append(s)
         return tuple(strides)

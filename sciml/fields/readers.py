@@ -51,7 +51,7 @@ import torch
 from sciml.core.errors import DataFormatError, InvalidValueError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
-from sciml.fields.hdf5 import _normalize_index, _read_rows, open_file
+from sciml.fields.storage.hdf5 import normalize_index, open_file, read_rows
 
 __all__ = ["read_pdebench", "read_the_well", "read_neuralop_pt"]
 
@@ -129,10 +129,10 @@ def _selectors(n_traj: int, n_time: int, index: Any, time_index: Any, trajectory
     if trajectory is not None:
         if not isinstance(trajectory, (int, np.integer)):
             raise DataFormatError(f"trajectory must be an int, got {trajectory!r}")
-        rows = _normalize_index(int(trajectory), n_traj, "trajectory")
+        rows = normalize_index(int(trajectory), n_traj, "trajectory")
     else:
-        rows = _normalize_index(index, n_traj, "sample")
-    times = slice(None) if time_index is None else _normalize_index(int(time_index), n_time, "time")
+        rows = normalize_index(index, n_traj, "sample")
+    times = slice(None) if time_index is None else normalize_index(int(time_index), n_time, "time")
     return rows, times
 
 
@@ -238,9 +238,9 @@ def _pdebench_darcy(f, p, index, variables, per, bounds, attrs) -> dict[str, Fie
     grid = _axis_grid(
         _pdebench_coords(f, p, nu.shape[1:]), _AXES[:sdim], per if np.ndim(per) else [per] * sdim, bounds, str(p)
     )
-    rows = _normalize_index(index, nu.shape[0], "sample")
-    a = _read_rows(nu, rows)[:, None]
-    sol = _read_rows(u, rows)
+    rows = normalize_index(index, nu.shape[0], "sample")
+    a = read_rows(nu, rows)[:, None]
+    sol = read_rows(u, rows)
     names = list(variables) if variables is not None else ["nu", "u"]
     if len(names) != 2:
         raise DataFormatError(f"{p}: Darcy files have two variables (coefficient, solution), got names {names}")
@@ -386,7 +386,7 @@ def read_the_well(
             expect = (*((n_traj,) if sv else ()), *((n_time,) if tv else ()), *grid.shape, *((nsd,) * order))
             if ds.shape != expect:
                 raise DataFormatError(f"{p}: field {n!r} has shape {ds.shape}, expected {expect}")
-            a = _read_rows(ds, sel) if sv else ds[()][None]
+            a = read_rows(ds, sel) if sv else ds[()][None]
             if tv:
                 a = a[:, tsel]
             else:
@@ -463,7 +463,7 @@ def read_neuralop_pt(
                 f"{p}: {key!r} has shape {tuple(t.shape)}; expected (n, *spatial) or (n, c, *spatial) with "
                 f"{spatial_ndim} spatial axes"
             )
-        rows = _normalize_index(index, t.shape[0], "sample")
+        rows = normalize_index(index, t.shape[0], "sample")
         t = t[rows if isinstance(rows, slice) else torch.as_tensor(rows)]
         shape = tuple(t.shape[2:])
         if grid is None or grid.shape != shape:

@@ -23,6 +23,9 @@ All grid-to-grid maps act axis by axis (a tensor product of 1-D linear maps), on
 Limits: resampling from a PointCloud is not supported (interpolating scattered data needs a mesh); masks are
 subsampled exactly on strided subsets, otherwise interpolated linearly and thresholded at 1/2, and values
 under a False mask are set to 0 before resampling so NaN placeholders do not spread.
+
+This module works on tensors and grids only; ``Field.resample`` / ``restrict`` / ``at`` / ``norm``
+(``sciml.fields.field``) and the lazy datasets call it, it never builds a Field.
 """
 
 from __future__ import annotations
@@ -39,12 +42,12 @@ from sciml.fields.grid import Grid, PointCloud
 
 __all__ = [
     "resample_values",
-    "resample_field",
-    "restrict_field",
+    "resample_mask",
+    "restrict_grid",
     "interpolate_at",
     "interpolation_matrix",
     "spectral_resample_axis",
-    "field_norm",
+    "quadrature_norm",
     "zero_outside_mask",
 ]
 
@@ -248,12 +251,10 @@ def zero_outside_mask(values: Any, mask: Any) -> Any:
     return np.where(np.asarray(mask, dtype=bool), values, np.zeros((), dtype=values.dtype))
 
 
-def _zero_masked(field: Any) -> torch.Tensor:
-    v = field.values
-    return zero_outside_mask(v, field._mask_full(v))
-
-
-def _resample_mask(mask: torch.Tensor | None, spatial_ndim: int, src: Grid, dst: Grid) -> torch.Tensor | None:
+def resample_mask(mask: torch.Tensor | None, spatial_ndim: int, src: Grid, dst: Grid) -> torch.Tensor | None:
+    """A mask (``(*spatial)``, ``(batch, 1, *spatial)`` or the values' shape) moved from ``src`` to ``dst``:
+    subsampled exactly when ``dst`` is a strided subset of ``src``, else interpolated linearly and thresholded
+    at 1/2. None stays None."""
     if mask is None:
         return None
     m = mask.reshape(1, 1, *mask.shape) if mask.ndim == spatial_ndim else mask
@@ -270,35 +271,10 @@ def _resample_mask(mask: torch.Tensor | None, spatial_ndim: int, src: Grid, dst:
     return r.reshape(r.shape[2:]) if mask.ndim == spatial_ndim else r
 
 
-def resample_field(field: Any, grid: Grid | PointCloud, method: str | None = None) -> Any:
-    """``field`` (a sciml Field on a Grid) on ``grid``; a PointCloud target evaluates at its points."""
-    from sciml.fields.field import Field
-
-    src = field.grid
-    if isinstance(src, PointCloud):
-        raise GridError("resampling a Field that lives on a PointCloud is not supported (no mesh to interpolate on)")
-    if isinstance(grid, PointCloud):
-        if method not in (None, "linear"):
-            raise GridError(f"evaluation at a PointCloud is multilinear; method={method!r} is not available")
-        vals = interpolate_at(_zero_masked(field), src, grid.points(dtype=torch.float64))
-        mask = None
-        if field.mask is not None:
-            m = field.mask.reshape(1, 1, *field.mask.shape) if field.mask.ndim == src.ndim else field.mask
-            mf = interpolate_at(m.to(torch.float64), src, grid.points(dtype=torch.float64)) >= 0.5
-            mask = mf[0, 0] if field.mask.ndim == src.ndim else mf
-        return Field(vals, grid, field.variables, field.units, mask, field.time, field.attrs, field.standard_names)
-    if not isinstance(grid, Grid):
-        raise GridError(f"target must be a Grid or PointCloud, got {type(grid).__name__}")
-    vals = resample_values(_zero_masked(field), src, grid, method)
-    mask = _resample_mask(field.mask, src.ndim, src, grid)
-    return Field(vals, grid, field.variables, field.units, mask, field.time, field.attrs, field.standard_names)
-
-
-def restrict_field(field: Any, factor: int | Sequence[int] = 2) -> Any:
-    """Keep every ``factor``-th point per axis (periodic: n must be divisible; non-periodic: n-1 must be)."""
-    from sciml.fields.field import Field
-
-    g = field.grid
+def restrict_grid(grid: Grid | PointCloud, factor: int | Sequence[int] = 2) -> tuple[Grid, tuple[slice, ...]]:
+    """The coarse grid keeping every ``factor``-th point per axis, and the per-axis slices that select its
+    points (periodic axes: n must be divisible by the factor; non-periodic: n - 1 must be)."""
+    g = grid
     if not isinstance(g, Grid):
         raise GridError("restrict() needs a Field on a Grid")
     fac = [int(factor)] * g.ndim if isinstance(factor, (int, np.integer)) else [int(f) for f in factor]
@@ -314,12 +290,7 @@ def restrict_field(field: Any, factor: int | Sequence[int] = 2) -> Any:
                 raise GridError(f"cannot restrict axis {i} with {c.size} points by {f}: {cells} cells not divisible")
             coords.append(c[::f])
         coarse = Grid(coords, g.bounds, g.periodic, g.names)
-    sl = tuple(slice(None, None, f) for f in fac)
-    vals = field.values[(slice(None), slice(None), *sl)]
-    mask = field.mask
-    if mask is not None:
-        mask = mask[sl] if mask.ndim == g.ndim else mask[(slice(None), slice(None), *sl)]
-    return Field(vals, coarse, field.variables, field.units, mask, field.time, field.attrs, field.standard_names)
+    return coarse, tuple(slice(None, None, f) for f in fac)
 
 
 # ---------------------------------------------------------------------------------------------- points
@@ -396,20 +367,19 @@ def interpolate_at(values: torch.Tensor, grid: Grid | PointCloud, points: Any) -
 
 
 # ---------------------------------------------------------------------------------------------- norms
-def field_norm(field: Any, p: float = 2) -> torch.Tensor:
-    """``(sum_x w(x) |u(x)|^p)^(1/p)`` per sample and channel, ``w`` the quadrature weights (times the mask);
-    ``p = inf`` gives the max of ``|u|`` over the mask. Shape ``(batch, channels)``."""
-    v = _zero_masked(field)
-    a = v.abs()
+def quadrature_norm(values: torch.Tensor, grid: Grid | PointCloud, mask: torch.Tensor | None, p: float = 2):
+    """``(sum_x w(x) |u(x)|^p)^(1/p)`` per sample and channel of ``values`` ``(batch, channels, *spatial)``,
+    ``w`` the quadrature weights of ``grid`` times ``mask`` (broadcast to the values, or None); ``p = inf``
+    gives the max of ``|u|``. Values under a False mask must already be 0. Shape ``(batch, channels)``."""
+    a = values.abs()
     rdtype = a.dtype
-    m = field._mask_full(v)
-    dims = tuple(range(2, v.ndim))
+    dims = tuple(range(2, values.ndim))
     if p == math.inf or p == float("inf"):
         return a.amax(dim=dims)
     if p <= 0:
         raise GridError(f"norm order p must be positive, got {p}")
-    w = torch.as_tensor(np.array(field.grid.quadrature_weights()), dtype=rdtype, device=v.device)
+    w = torch.as_tensor(np.array(grid.quadrature_weights()), dtype=rdtype, device=values.device)
     w = w.reshape(1, 1, *w.shape)
-    if m is not None:
-        w = w * m.to(rdtype)
+    if mask is not None:
+        w = w * mask.to(rdtype)
     return ((a**p) * w).sum(dim=dims) ** (1.0 / p)

@@ -52,7 +52,7 @@ from sciml.core.errors import CheckpointError, ConfigError, ShapeError
 from sciml.layers.codomain_attention import CoDABlock, PointwiseLinear
 from sciml.layers.positional import FourierFunction, VariablePositionalEncoding
 from sciml.metrics.losses import relative_l2
-from sciml.models._base import resolve_input
+from sciml.models.inputs import resolve_input
 from sciml.models.pretraining import MaskConfig, mask_fields, split_batch
 from sciml.models.protocol import Objective, Stage, Staged, load_matching, matches
 

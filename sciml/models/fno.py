@@ -31,7 +31,7 @@ from torch import nn
 
 from sciml.core.errors import ConfigError
 from sciml.layers.spectral import SpectralConv
-from sciml.models._base import resolve_input
+from sciml.models.inputs import resolve_input
 
 _EMBEDDINGS = ("auto", "grid", "none")
 

@@ -51,7 +51,7 @@ from torch import nn
 from sciml.core.errors import ConfigError
 from sciml.layers.multigrid import VCycle, resolve_padding
 from sciml.layers.norms import FunctionInstanceNorm
-from sciml.models._base import resolve_input
+from sciml.models.inputs import resolve_input
 
 __all__ = ["MgNO", "BiasFunction"]
 

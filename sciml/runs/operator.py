@@ -25,7 +25,7 @@ import sciml.models
 from sciml.core.errors import CheckpointError, ConfigError, InvalidValueError
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
-from sciml.models._base import resolve_input
+from sciml.models.inputs import resolve_input
 from sciml.models.protocol import (
     Generative,
     Objective,

@@ -84,9 +84,9 @@ def load_run(run_dir: str | Path, which: str = "best") -> tuple[nn.Module, Exper
             "point evaluate/plot at the run that trained it, or restore that run's config.yaml"
         )
     task = get_task(cfg.task)
-    model = task.rebuild_model(cfg, state, ckpt_path)
+    model = task.rebuild_model(cfg, state, ckpt_path)  # may migrate state["model"] of older run directories
     try:
-        model.load_state_dict(sd)
+        model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise CheckpointError(
             f"the weights in {str(ckpt_path)!r} do not fit the model described by {str(cfg_path)!r} "

@@ -93,5 +93,3 @@ def _check_scheduler_params(scheduler: str | None, params: dict[str, Any]) -> No
         v = params["pct_start"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
             raise ConfigError(f"train.scheduler_params.pct_start must be in (0, 1), got {v!r}")
-
-

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import sciml.fields.hdf5 as h5mod
+import sciml.fields.storage.hdf5 as h5store
 from sciml.core.errors import DataFormatError, ShapeError
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid, PointCloud
@@ -128,7 +128,7 @@ def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
     path = tmp_path / "data.h5"
     old = grid_field(np.float64, True)
     old.to_hdf5(path)
-    real = h5mod._write_field_group
+    real = h5store.write_field_group
     calls = []
 
     def boom(f, name, field, compression):
@@ -137,7 +137,7 @@ def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
             raise RuntimeError("disk full (simulated)")
         real(f, name, field, compression)
 
-    monkeypatch.setattr(h5mod, "_write_field_group", boom)
+    monkeypatch.setattr(h5store, "write_field_group", boom)
     new = grid_field(np.float32, False)
     with pytest.raises(RuntimeError, match="simulated"):
         write_fields(path, {"a": new, "b": new})

@@ -73,8 +73,9 @@ def test_bad_input_and_config_errors():
 
 def test_build_records_name_and_config_for_checkpoints():
     model = _fno(hidden_channels=12)
-    assert model.sciml_name == "fno" and model.sciml_config["hidden_channels"] == 12
-    rebuilt = sciml.models.build(model.sciml_name, **model.sciml_config)
+    spec = sciml.models.model_spec(model)
+    assert spec.name == "fno" and spec.config["hidden_channels"] == 12
+    rebuilt = sciml.models.build(spec.name, **spec.config)
     rebuilt.load_state_dict(model.state_dict())
     x = torch.randn(1, 1, 12, 12)
     with torch.no_grad():

@@ -34,6 +34,7 @@ from torch import nn
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.grid import Grid, PointCloud
 from sciml.layers.fourier_features import build_features
+from sciml.models.inputs import resolve_input
 from sciml.models.protocol import Generative, Objective
 from sciml.models.vano.decoders import LinearDecoder, build_decoder
 from sciml.models.vano.encoders import CNNEncoder, OperatorEncoder
@@ -47,17 +48,10 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def _unpack(x: Any, grid: Grid | None) -> tuple[torch.Tensor, Grid]:
-    """Accept a tensor plus grid or a Field (duck-typed: ``.values`` and ``.grid``)."""
-    if hasattr(x, "values") and hasattr(x, "grid") and not isinstance(x, torch.Tensor):
-        x, grid = x.values, x.grid if grid is None else grid
-    if not isinstance(x, torch.Tensor):
-        raise ShapeError(f"VANO expects a tensor (batch, channels, *spatial) or a Field, got {type(x).__name__}")
-    if x.dim() < 3:
+    """A tensor plus grid or a Field, as ``(values, grid)`` (``resolve_input``), with at least one spatial axis."""
+    if isinstance(x, torch.Tensor) and x.dim() < 3:
         raise ShapeError(f"VANO expects (batch, channels, *spatial), got shape {tuple(x.shape)}")
-    if grid is None:
-        grid = Grid.uniform(tuple(x.shape[2:]))
-    grid.check_values(x, "x")
-    return x, grid
+    return resolve_input(x, grid, None, None, "VANO")
 
 
 class VANO(nn.Module, Objective, Generative):

@@ -1,10 +1,11 @@
-"""Input handling shared by every operator model: accept a tensor plus Grid, or a Field."""
+"""Input handling shared by every operator model: accept a tensor plus Grid (or PointCloud), or a Field."""
 
 from __future__ import annotations
 
 import torch
 
 from sciml.core.errors import ShapeError
+from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 
 
@@ -14,7 +15,7 @@ def resolve_input(x, grid, ndim: int | None, in_channels: int | None, model: str
     With no grid, the input is taken to be on the uniform non-periodic grid of ``[0, 1]^d`` of its shape.
     Raises ShapeError naming the model when the number of spatial dimensions or channels is wrong.
     """
-    if hasattr(x, "values") and hasattr(x, "grid") and not isinstance(x, torch.Tensor):
+    if isinstance(x, Field):
         grid = x.grid if grid is None else grid
         x = x.values
     if not isinstance(x, torch.Tensor):

@@ -49,11 +49,12 @@ import numpy as np
 import torch
 
 from sciml.core.errors import DataFormatError, InvalidValueError, ShapeError
+from sciml.core.registry import Registry
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 from sciml.fields.storage.hdf5 import normalize_index, open_file, read_rows
 
-__all__ = ["read_pdebench", "read_the_well", "read_neuralop_pt"]
+__all__ = ["read_pdebench", "read_the_well", "read_neuralop_pt", "read_xarray_file", "READERS", "read"]
 
 log = logging.getLogger(__name__)
 
@@ -471,3 +472,35 @@ def read_neuralop_pt(
         names = [key] if t.shape[1] == 1 else [f"{key}{i}" for i in range(t.shape[1])]
         out[role] = Field(t, grid, names, attrs={"source": str(p), "format": "neuralop_pt", "key": key})
     return out
+
+
+def read_xarray_file(path: str | os.PathLike, variables: Sequence[str] | None = None, **kw: Any) -> Field:
+    """A Field from a netCDF file or zarr store, opened lazily with xarray (``Field.from_xarray``'s conventions)."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise DataFormatError(f"file {str(path)!r} does not exist")
+    try:
+        ds = xr.open_zarr(path) if path.is_dir() or path.suffix == ".zarr" else xr.open_dataset(path)
+    except (OSError, ValueError) as e:
+        raise DataFormatError(f"cannot open {str(path)!r} with xarray: {e}") from None
+    return Field.from_xarray(ds, variables=variables, **kw)
+
+
+READERS = Registry(
+    "reader",
+    {
+        "sciml": "sciml.fields.hdf5:read_field",
+        "pdebench": "sciml.fields.readers:read_pdebench",
+        "the_well": "sciml.fields.readers:read_the_well",
+        "neuralop_pt": "sciml.fields.readers:read_neuralop_pt",
+        "xarray": "sciml.fields.readers:read_xarray_file",
+    },
+)
+
+
+def read(format: str, path: str | os.PathLike, **options: Any):
+    """Read ``path`` with the reader registered as ``format`` (``READERS.available()``); unknown options are
+    refused naming the allowed ones."""
+    return READERS.build(format, path=path, **options)

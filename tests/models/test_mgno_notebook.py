@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-NB = Path(__file__).resolve().parents[1] / "examples" / "mgno_darcy.ipynb"
+NB = Path(__file__).resolve().parents[2] / "examples" / "mgno_darcy.ipynb"
 
 
 def test_mgno_notebook_executes_and_learns_darcy():

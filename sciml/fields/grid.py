@@ -101,8 +101,42 @@ def _per_axis(value: Any, ndim: int, name: str) -> list:
     return value
 
 
+LATITUDE_NAMES = ("lat", "latitude")
+LONGITUDE_NAMES = ("lon", "longitude")
+
+
+def _resolve_metric(metric: str | None, names: Sequence[str], coords: Sequence[np.ndarray]):
+    """``(metric, (lat_axis, lon_axis) or None)`` from the argument or, when None, the axis names."""
+    if metric not in (None, "euclidean", "sphere"):
+        raise GridError(f"metric must be 'euclidean', 'sphere' or None (detect), got {metric!r}")
+    lower = [str(n).lower() for n in names]
+    lat = [i for i, n in enumerate(lower) if n in LATITUDE_NAMES]
+    lon = [i for i, n in enumerate(lower) if n in LONGITUDE_NAMES]
+    found = len(lat) == 1 and len(lon) == 1
+    in_range = found and coords[lat[0]].min() >= -90.0 - 1e-9 and coords[lat[0]].max() <= 90.0 + 1e-9
+    if metric is None:
+        metric = "sphere" if in_range else "euclidean"
+    if metric == "euclidean":
+        return metric, None
+    if not found:
+        raise GridError(
+            f"metric 'sphere' needs one latitude axis (named one of {LATITUDE_NAMES}) and one longitude axis "
+            f"({LONGITUDE_NAMES}); the axes are named {tuple(names)}"
+        )
+    if not in_range:
+        raise GridError(f"latitudes of axis {names[lat[0]]!r} must lie in [-90, 90] degrees")
+    return metric, (lat[0], lon[0])
+
+
+def _latitude_bounds(c: np.ndarray) -> tuple[float, float]:
+    """Cell edges beyond the first and last latitude rows (half a spacing), clipped to the poles."""
+    if c.size == 1:
+        return (-90.0, 90.0)
+    return (max(-90.0, c[0] - 0.5 * (c[1] - c[0])), min(90.0, c[-1] + 0.5 * (c[-1] - c[-2])))
+
+
 class Grid:
-    """A rectilinear grid on a box domain.
+    """A rectilinear grid on a box domain (or on the sphere, for latitude-longitude grids).
 
     Args:
         coords: one strictly increasing 1-D array per axis.
@@ -110,6 +144,16 @@ class Grid:
             for periodic axes.
         periodic: one flag for all axes or one per axis.
         names: axis names (default ``x0, x1, ...``), used by readers/writers and xarray.
+        metric: ``"euclidean"`` (a box: trapezoid/rectangle weights) or ``"sphere"`` (a latitude-longitude grid in
+            degrees: cell-area weights). Default: ``"sphere"`` when one axis is named ``lat``/``latitude`` and one
+            ``lon``/``longitude`` with latitudes in [-90, 90], else ``"euclidean"``.
+
+    On the sphere the quadrature weight of a point is the area of its cell on the unit sphere,
+    ``(sin phi_{i+1/2} - sin phi_{i-1/2}) * dlambda`` (radians), with latitude cell edges half-way between
+    coordinates and the outer edges one half-spacing beyond the first and last rows, clipped to the poles (the
+    default latitude bounds). The weights sum to the area covered (4 pi for the whole globe), so every loss,
+    metric and channel statistic that uses ``weights(normalized=True)`` is an area-weighted mean: the mean of
+    sin^2(lat) is 1/3 and pole rows weigh about cos(lat) as much as equator rows, not half of them.
     """
 
     def __init__(
@@ -118,6 +162,7 @@ class Grid:
         bounds: Sequence[Sequence[float]] | None = None,
         periodic: bool | Sequence[bool] = False,
         names: Sequence[str] | None = None,
+        metric: str | None = None,
     ) -> None:
         if isinstance(coords, np.ndarray) and coords.ndim == 1:
             coords = [coords]
@@ -150,6 +195,12 @@ class Grid:
             bounds = [None] * ndim
         elif len(bounds) != ndim:
             raise GridError(f"bounds has {len(bounds)} entries but the grid has {ndim} axes")
+        self._metric, self._sphere_axes = _resolve_metric(metric, self._names, arrays)
+        if self._sphere_axes is not None:
+            lat = self._sphere_axes[0]
+            bounds = list(bounds)
+            if bounds[lat] is None:
+                bounds[lat] = _latitude_bounds(arrays[lat])
         bl = []
         for i, (a, b, p) in enumerate(zip(arrays, bounds, self._periodic)):
             if b is None:
@@ -174,6 +225,16 @@ class Grid:
         self._bounds = tuple(bl)
 
     # ------------------------------------------------------------------ constructors
+    @classmethod
+    def latlon(cls, n_lat: int, n_lon: int, names: Sequence[str] = ("lat", "lon")) -> Grid:
+        """The global equiangular grid of WeatherBench: ``n_lat`` latitude rows at cell centres
+        ``-90 + (i + 1/2) 180 / n_lat`` and ``n_lon`` longitudes ``j 360 / n_lon``, periodic over 360 degrees."""
+        if n_lat < 1 or n_lon < 1:
+            raise GridError(f"n_lat and n_lon must be >= 1, got {n_lat}, {n_lon}")
+        lat = -90.0 + (np.arange(n_lat) + 0.5) * 180.0 / n_lat
+        lon = np.arange(n_lon) * 360.0 / n_lon
+        return cls([lat, lon], [(-90.0, 90.0), (0.0, 360.0)], [False, True], names, metric="sphere")
+
     @classmethod
     def uniform(
         cls,
@@ -235,6 +296,9 @@ class Grid:
 
     @property
     def volume(self) -> float:
+        """Length, area or volume of the domain; on the sphere the area covered (4 pi for the whole globe)."""
+        if self._sphere_axes is not None:
+            return float(self._weights_np.sum())
         return float(np.prod(self.lengths))
 
     @cached_property
@@ -296,8 +360,28 @@ class Grid:
             out.append((hi - lo) / c.size if p else (float(c[-1] - c[0]) / (c.size - 1) if c.size > 1 else hi - lo))
         return tuple(out)
 
+    @property
+    def metric(self) -> str:
+        """``"euclidean"`` or ``"sphere"`` (a latitude-longitude grid in degrees)."""
+        return self._metric
+
+    @property
+    def latlon_axes(self) -> tuple[int, int] | None:
+        """``(latitude axis, longitude axis)`` on the sphere, else None."""
+        return self._sphere_axes
+
     def axis_weights(self, axis: int) -> np.ndarray:
-        """1-D quadrature weights of one axis (rectangle rule if periodic, trapezoid otherwise)."""
+        """1-D quadrature weights of one axis (rectangle rule if periodic, trapezoid otherwise). On the sphere the
+        latitude axis gives ``sin`` differences of its cell edges and the longitude axis its widths in radians."""
+        c, p, (lo, hi) = self._coords[axis], self._periodic[axis], self._bounds[axis]
+        if self._sphere_axes is not None and axis == self._sphere_axes[0]:
+            edges = np.concatenate([[lo], 0.5 * (c[1:] + c[:-1]), [hi]])
+            return np.diff(np.sin(np.deg2rad(edges)))
+        if self._sphere_axes is not None and axis == self._sphere_axes[1]:
+            return np.deg2rad(self._euclidean_axis_weights(axis))
+        return self._euclidean_axis_weights(axis)
+
+    def _euclidean_axis_weights(self, axis: int) -> np.ndarray:
         c, p, (lo, hi) = self._coords[axis], self._periodic[axis], self._bounds[axis]
         n = c.size
         if n == 1:
@@ -354,7 +438,7 @@ class Grid:
                 continue
             (lo, hi), p = self._bounds[i], self._periodic[i]
             coords.append(_axis_coords(lo, hi, m, p, g[0], g[1]))
-        return Grid(coords, self._bounds, self._periodic, self._names)
+        return Grid(coords, self._bounds, self._periodic, self._names, self._metric)
 
     def refine(self, factor: int | Sequence[int] = 2) -> Grid:
         """Uniform grid of the same domain with ``factor`` times more cells per axis, nested: the points of
@@ -416,7 +500,7 @@ class Grid:
                 coords.append(_axis_coords(*self._bounds[i], m, p, 0.0, 0.0))
             else:  # offset axis: exactly the kept points
                 coords.append(self._coords[i][::f])
-        return Grid(coords, self._bounds, self._periodic, self._names)
+        return Grid(coords, self._bounds, self._periodic, self._names, self._metric)
 
     def with_shape(self, shape: int | Sequence[int]) -> Grid:
         """Uniform grid of the same domain, periodicity and names with another number of points.
@@ -478,11 +562,12 @@ class Grid:
             "bounds": [list(b) for b in self._bounds],
             "periodic": list(self._periodic),
             "names": list(self._names),
+            "metric": self._metric,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> Grid:
-        return cls(d["coords"], d.get("bounds"), d.get("periodic", False), d.get("names"))
+        return cls(d["coords"], d.get("bounds"), d.get("periodic", False), d.get("names"), d.get("metric"))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Grid):
@@ -490,6 +575,7 @@ class Grid:
         return (
             self.shape == other.shape
             and self._periodic == other._periodic
+            and self._metric == other._metric
             and all(np.array_equal(a, b) for a, b in zip(self._coords, other._coords))
             and np.allclose(self._bounds, other._bounds, rtol=1e-12, atol=0)
         )

@@ -203,6 +203,7 @@ def write_grid(group: h5py.Group, grid: Grid | PointCloud) -> None:
     group.create_dataset("bounds", data=np.asarray(grid.bounds, dtype=np.float64).reshape(grid.ndim, 2))
     if isinstance(grid, Grid):
         group.attrs["kind"] = "grid"
+        group.attrs["metric"] = grid.metric
         for i, c in enumerate(grid.coords):
             group.create_dataset(f"coord_{i}", data=np.asarray(c, dtype=np.float64))
     elif isinstance(grid, PointCloud):
@@ -231,7 +232,9 @@ def read_grid(group: h5py.Group) -> Grid | PointCloud:
         ndim = len(names)
         coords = [numbers(f"coord_{i}") for i in range(ndim)]
         periodic = json_attr(group, "periodic", where=where)
-        return Grid(coords, bounds=bounds.tolist(), periodic=periodic, names=names)
+        metric = group.attrs.get("metric")  # absent in files written before sphere grids: detected from names
+        metric = metric.decode() if isinstance(metric, bytes) else metric
+        return Grid(coords, bounds=bounds.tolist(), periodic=periodic, names=names, metric=metric)
     if kind == "pointcloud":
         pts = numbers("points")
         w = numbers("weights")

@@ -373,7 +373,7 @@ class Grid:
     def axis_weights(self, axis: int) -> np.ndarray:
         """1-D quadrature weights of one axis (rectangle rule if periodic, trapezoid otherwise). On the sphere the
         latitude axis gives ``sin`` differences of its cell edges and the longitude axis its widths in radians."""
-        c, p, (lo, hi) = self._coords[axis], self._periodic[axis], self._bounds[axis]
+        c, (lo, hi) = self._coords[axis], self._bounds[axis]
         if self._sphere_axes is not None and axis == self._sphere_axes[0]:
             edges = np.concatenate([[lo], 0.5 * (c[1:] + c[:-1]), [hi]])
             return np.diff(np.sin(np.deg2rad(edges)))

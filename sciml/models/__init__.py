@@ -26,6 +26,7 @@ _MODELS = Registry(
         "mgno": "sciml.models.mgno:MgNO",
         "codano": "sciml.models.codano:CoDANO",
         "vano": "sciml.models.vano:VANO",
+        "met2net": ("sciml.models.met2net:Met2Net", {"task": "forecast"}),
         "ncds": ("sciml.dynamics.ncds:NCDS", {"task": "rollout"}),
         "latent_ncds": ("sciml.dynamics.latent:LatentNCDS", {"task": "rollout"}),
         "ncds_so3": ("sciml.dynamics.so3:SO3NCDS", {"task": "rollout"}),

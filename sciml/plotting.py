@@ -304,3 +304,47 @@ def plot_so3_rollouts(field, data: dict, path: str | Path, rtol: float = 1e-5, n
     fig.suptitle("SO(3) rollouts: demos (black), rollouts (red); 0 is the goal")
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ weather forecasts
+def plot_forecast_maps(truth, pred, grid, variables: Sequence[str], path: str | Path) -> Path:
+    """Truth, forecast and error maps of one forecast ``(C, T, H, W)`` at the first and last lead time, one row per
+    variable and lead (longitude across, latitude up)."""
+    truth, pred = _np(truth), _np(pred)
+    leads = sorted({0, truth.shape[1] - 1})
+    rows = [(c, k) for c in range(len(variables)) for k in leads]
+    fig, axes = plt.subplots(len(rows), 3, figsize=(11, 2.1 * len(rows)), squeeze=False)
+    extent = (grid.bounds[1][0], grid.bounds[1][1], grid.bounds[0][0], grid.bounds[0][1])
+    for r, (c, k) in enumerate(rows):
+        lo, hi = float(truth[c, k].min()), float(truth[c, k].max())
+        err = pred[c, k] - truth[c, k]
+        e = float(np.abs(err).max()) or 1.0
+        for j, (img, kw) in enumerate(
+            (
+                (truth[c, k], {"vmin": lo, "vmax": hi, "cmap": "viridis"}),
+                (pred[c, k], {"vmin": lo, "vmax": hi, "cmap": "viridis"}),
+                (err, {"vmin": -e, "vmax": e, "cmap": "RdBu_r"}),
+            )
+        ):
+            im = axes[r, j].imshow(img, origin="lower", extent=extent, aspect="auto", **kw)
+            fig.colorbar(im, ax=axes[r, j], fraction=0.04)
+            axes[r, j].set_xticks([])
+            axes[r, j].set_yticks([])
+        axes[r, 0].set_ylabel(f"{variables[c]} +{k + 1}")
+    for j, title in enumerate(("truth", "forecast", "forecast - truth")):
+        axes[0, j].set_title(title)
+    return _save(fig, path)
+
+
+def plot_skill_curves(evals: dict, path: str | Path, metric: str = "rmse_lat") -> Path:
+    """``metric`` versus lead time per variable for every forecast in ``evals["scores"]`` (model and baselines)."""
+    variables, leads = evals["variables"], evals["lead_hours"]
+    fig, axes = plt.subplots(1, len(variables), figsize=(3.4 * len(variables), 3.0), squeeze=False)
+    for ax, v in zip(axes[0], variables):
+        for who, scores in evals["scores"].items():
+            ax.plot(leads, scores[v][metric], marker="o", label=who)
+        ax.set_title(v)
+        ax.set_xlabel("lead time (h)")
+    axes[0, 0].set_ylabel(metric)
+    axes[0, -1].legend(fontsize=8)
+    return _save(fig, path)

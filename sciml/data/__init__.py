@@ -22,6 +22,7 @@ _GENERATORS = Registry(
         "bumps": "sciml.data.bumps:generate",
         "vano_grf": "sciml.data.vano_grf:generate",
         "so3_trajectories": "sciml.data.so3:generate",
+        "weather": "sciml.data.weather:generate",
     },
 )
 

@@ -158,14 +158,23 @@ def generate_to_file(
     from sciml.fields.hdf5 import write_fields, write_trajectories
 
     fields = data.generate(generator, **params)
+    if _is_xarray(fields):  # records in the layout of other tools (WeatherBench): netCDF or a zarr store
+        return _write_xarray(fields, out, _provenance(generator, params, recipe, description))
     writable = isinstance(fields.get("trajectory"), dict) or all(isinstance(f, Field) for f in fields.values())
     if not writable:
         raise ConfigError(
             f"generator {generator!r} returns {sorted(fields)} as plain arrays, not Fields: it cannot be written to "
             f"sciml's HDF5 schema by a recipe; call sciml.data.generate({generator!r}, ...) from Python instead"
         )
+    provenance = _provenance(generator, params, recipe, description)
+    if isinstance(fields.get("trajectory"), dict):  # generators with trajectory=True (e.g. navier_stokes)
+        return write_trajectories(out, **fields["trajectory"], provenance=provenance)
+    return write_fields(out, fields, provenance=provenance)
+
+
+def _provenance(generator: str, params: dict, recipe: str | None, description: str) -> dict:
     full = _effective_params(generator, params)
-    provenance = {
+    return {
         "generator": generator,
         "params": full,
         "seed": full.get("seed"),
@@ -174,9 +183,42 @@ def generate_to_file(
         "sciml_version": _version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
-    if isinstance(fields.get("trajectory"), dict):  # generators with trajectory=True (e.g. navier_stokes)
-        return write_trajectories(out, **fields["trajectory"], provenance=provenance)
-    return write_fields(out, fields, provenance=provenance)
+
+
+def _is_xarray(obj: object) -> bool:
+    return type(obj).__name__ == "Dataset" and type(obj).__module__.startswith("xarray")
+
+
+def _write_xarray(ds, out: str | os.PathLike, provenance: dict) -> Path:
+    """Write an xarray Dataset as netCDF (``.nc``, through a temporary file) or a zarr store (any other path,
+    through a temporary directory renamed into place); the previous output survives a failed write."""
+    import json
+    import shutil
+    import tempfile
+
+    from sciml.core.files import atomic_path
+
+    out = Path(out)
+    ds = ds.assign_attrs(sciml_provenance=json.dumps(provenance, default=str))
+    if out.suffix in (".nc", ".nc4", ".netcdf"):
+        with atomic_path(out) as tmp:
+            ds.to_netcdf(tmp, engine="h5netcdf")
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        ds.to_zarr(tmp, mode="w")
+        old = out.with_name(f".{out.name}.old") if out.exists() else None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
 
 
 def _version() -> str:

@@ -85,6 +85,7 @@ TASKS = Registry(
     {
         "operator": "sciml.runs.operator:OperatorTask",
         "rollout": "sciml.runs.rollout:RolloutTask",
+        "forecast": "sciml.runs.forecast:ForecastTask",
     },
 )
 _INSTANCES: dict[str, Task] = {}

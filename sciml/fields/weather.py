@@ -1,0 +1,322 @@
+"""Weather records as forecasting data: WeatherBench 1 (netCDF) and WeatherBench 2 / ERA5 (zarr) readers, one alias
+table for variable names, time windows T_in -> T_out, normalisation from the training years, fast window loading.
+
+``open_weather(sources, variables)`` opens one or more netCDF files or zarr stores lazily (xarray + dask) and returns
+a Dataset in one canonical form whatever the layout:
+
+* dims ``(time, lat, lon)``, latitude ascending (ERA5's 90 -> -90 is flipped), longitude as stored;
+* variables under the names the caller asked for (``t2m`` or ``2m_temperature``, any alias of ``ALIASES``); a
+  variable on pressure levels is asked for as ``<name>_<level>`` (``temperature_850``, ``t_850``, ``t850``) and
+  becomes one field per level, so levels are named channels and never a third spatial axis;
+* a missing variable, level or a time axis that is not strictly increasing is a ``DataFormatError`` naming it and
+  what the file holds.
+
+``WeatherWindows(ds, variables, t_in, t_out, stride, period)`` is a map-style dataset of windows whose first
+target step falls in ``period`` (years, or a pair of dates): item ``i`` is ``(x, y)`` with ``x`` ``(C, T_in, H, W)``
+and ``y`` ``(C, T_out, H, W)`` in physical units. It reads the record in blocks of ``block`` time steps (every
+variable at once) and keeps at most ``max_blocks`` blocks in memory (least recently used first out), so a window
+costs a few array slices instead of one xarray/zarr read per variable and memory stays bounded whatever the record
+length. ``weather_stats(ds, variables, period)`` gives per-variable means and standard deviations over the
+training period only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sciml.core.errors import ConfigError, DataFormatError
+from sciml.fields.grid import Grid
+
+__all__ = [
+    "ALIASES",
+    "canonical_name",
+    "open_weather",
+    "WeatherWindows",
+    "weather_stats",
+    "select_period",
+    "Climatology",
+]
+
+# short (WeatherBench 1 / ECMWF) name -> long (WeatherBench 2 / ERA5 on the CDS) name
+ALIASES = {
+    "t2m": "2m_temperature",
+    "u10": "10m_u_component_of_wind",
+    "v10": "10m_v_component_of_wind",
+    "tcc": "total_cloud_cover",
+    "tp": "total_precipitation",
+    "msl": "mean_sea_level_pressure",
+    "sp": "surface_pressure",
+    "tisr": "toa_incident_solar_radiation",
+    "r": "relative_humidity",
+    "t": "temperature",
+    "z": "geopotential",
+    "q": "specific_humidity",
+    "u": "u_component_of_wind",
+    "v": "v_component_of_wind",
+    "w": "vertical_velocity",
+}
+_LONG_TO_SHORT = {v: k for k, v in ALIASES.items()}
+_LAT, _LON, _LEVEL = ("lat", "latitude"), ("lon", "longitude"), ("level", "pressure_level", "plev", "isobaricInhPa")
+
+
+def canonical_name(name: str) -> tuple[str, int | None]:
+    """``(long variable name, level or None)`` for a requested name: ``t2m`` -> ``("2m_temperature", None)``,
+    ``temperature_850`` / ``t_850`` / ``t850`` -> ``("temperature", 850)``."""
+    if name in ALIASES or name in _LONG_TO_SHORT:
+        return ALIASES.get(name, name), None
+    m = re.fullmatch(r"(.+?)_?(\d+)", name)
+    if m and (m.group(1) in ALIASES or m.group(1) in _LONG_TO_SHORT):
+        return ALIASES.get(m.group(1), m.group(1)), int(m.group(2))
+    return name, None
+
+
+def _find(ds, names: Sequence[str], what: str, where: str) -> str | None:
+    found = [n for n in names if n in ds.dims or n in ds.coords]
+    return found[0] if found else None
+
+
+def open_weather(sources: Any, variables: Sequence[str], where: str | None = None):
+    """The requested ``variables`` of a WeatherBench-like record in the canonical form (module docstring)."""
+    import xarray as xr
+
+    if isinstance(sources, xr.Dataset):
+        ds, where = sources, where or "xarray Dataset"
+    else:
+        paths = [Path(p) for p in ([sources] if isinstance(sources, (str, Path)) else sources)]
+        for p in paths:
+            if not p.exists():
+                raise DataFormatError(f"weather data {str(p)!r} does not exist")
+        where = where or ", ".join(map(str, paths))
+        try:
+            parts = [xr.open_zarr(p) if p.is_dir() or p.suffix == ".zarr" else _open_nc(p) for p in paths]
+            ds = xr.merge(parts, compat="override", join="outer") if len(parts) > 1 else parts[0]
+        except (OSError, ValueError, KeyError) as e:
+            raise DataFormatError(f"cannot open weather data {where}: {e}") from None
+    if not variables:
+        raise ConfigError("weather: give at least one variable (e.g. [t2m, u10])")
+    rename = {}
+    lat, lon = _find(ds, _LAT, "latitude", where), _find(ds, _LON, "longitude", where)
+    if lat is None or lon is None or "time" not in ds.dims:
+        raise DataFormatError(
+            f"{where}: a weather record needs dims time, lat/latitude and lon/longitude; "
+            f"found {sorted(map(str, ds.dims))}"
+        )
+    rename.update({lat: "lat", lon: "lon"} if (lat, lon) != ("lat", "lon") else {})
+    ds = ds.rename(rename) if rename else ds
+    time = ds["time"].values
+    if time.size > 1 and not np.all(time[1:] > time[:-1]):
+        bad = int(np.argmin(time[1:] > time[:-1]))
+        raise DataFormatError(
+            f"{where}: the time axis is not strictly increasing at index {bad} ({time[bad]} then {time[bad + 1]}); "
+            "sort it (ds.sortby('time')) and drop duplicates"
+        )
+    lat_values = ds["lat"].values
+    if lat_values.size > 1 and lat_values[0] > lat_values[-1]:
+        ds = ds.isel(lat=slice(None, None, -1))  # ERA5 / WeatherBench 2 store latitude from north to south
+    level_dim = _find(ds, _LEVEL, "level", where)
+    out = {}
+    for name in variables:
+        long, level = canonical_name(name)
+        stored = next((n for n in (long, _LONG_TO_SHORT.get(long)) if n is not None and n in ds.data_vars), None)
+        if stored is None:
+            raise DataFormatError(
+                f"{where}: variable {name!r} (stored as {long!r} or {_LONG_TO_SHORT.get(long, long)!r}) is missing; "
+                f"the record holds {sorted(map(str, ds.data_vars))}"
+            )
+        da = ds[stored]
+        has_level = level_dim is not None and level_dim in da.dims
+        if level is not None and not has_level:
+            raise DataFormatError(f"{where}: {name!r} asks for level {level} but {stored!r} has no level dimension")
+        if has_level:
+            if level is None:
+                levels = [int(v) for v in ds[level_dim].values]
+                raise DataFormatError(
+                    f"{where}: {stored!r} is on pressure levels {levels}; ask for one as '{name}_<level>', "
+                    f"e.g. '{name}_{levels[0]}'"
+                )
+            if level not in set(int(v) for v in ds[level_dim].values):
+                raise DataFormatError(
+                    f"{where}: level {level} of {stored!r} is missing; levels: {[int(v) for v in ds[level_dim].values]}"
+                )
+            da = da.sel({level_dim: level}).drop_vars(level_dim)
+        extra = sorted(set(da.dims) - {"time", "lat", "lon"})
+        if extra:
+            raise DataFormatError(f"{where}: {stored!r} has dims {da.dims}; only time, lat, lon (and a level) are read")
+        out[name] = da.transpose("time", "lat", "lon")
+    return xr.Dataset(out, attrs={"sciml_source": where})
+
+
+def _open_nc(path: Path):
+    import xarray as xr
+
+    try:
+        return xr.open_dataset(path, engine="h5netcdf", chunks={})
+    except (OSError, ValueError) as first:
+        try:
+            return xr.open_dataset(path, chunks={})  # netCDF3 and others need scipy or netCDF4
+        except (OSError, ValueError):
+            raise DataFormatError(
+                f"cannot read {str(path)!r}: {first}. netCDF4/HDF5 files are read with h5netcdf; a netCDF3 file needs "
+                "scipy (installed) or netCDF4 (pip install 'sciml[netcdf]')"
+            ) from None
+
+
+def select_period(times: np.ndarray, period: Any, what: str) -> np.ndarray:
+    """Boolean mask of ``times`` in ``period``: a list of years ``[2010, 2011]`` or ``[start, end]`` dates."""
+    if period is None:
+        return np.ones(times.shape, dtype=bool)
+    if not isinstance(period, (list, tuple)) or not period:
+        raise ConfigError(f"{what} must be a list of years or a [start, end] pair of dates, got {period!r}")
+    if all(isinstance(p, int) and not isinstance(p, bool) for p in period):
+        years = times.astype("datetime64[Y]").astype(int) + 1970
+        return np.isin(years, list(period))
+    if len(period) == 2:
+        try:
+            lo, hi = (np.datetime64(str(p)) for p in period)
+        except ValueError:
+            raise ConfigError(f"{what}: cannot read {period!r} as dates") from None
+        return (times >= lo) & (times <= hi)
+    raise ConfigError(f"{what} must be a list of years or a [start, end] pair of dates, got {period!r}")
+
+
+def weather_stats(ds, variables: Sequence[str], period: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-variable mean and standard deviation over the time steps in ``period`` (the training years only)."""
+    mask = select_period(ds["time"].values, period, "train period")
+    if not mask.any():
+        raise DataFormatError(f"no time step of {ds.attrs.get('sciml_source', 'the record')} falls in {period}")
+    sub = ds.isel(time=np.flatnonzero(mask))
+    mean = np.array([float(sub[v].mean()) for v in variables])
+    std = np.array([float(sub[v].std()) for v in variables])
+    return torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+
+
+class Climatology:
+    """Mean state per (month, hour of day) over a period (the training years): ``at(times) -> (T, C, H, W)``.
+
+    A (month, hour) that the period lacks falls back to the period's mean for that hour, then to its overall mean.
+    """
+
+    def __init__(self, ds, variables: Sequence[str], period: Any) -> None:
+        times = ds["time"].values
+        mask = select_period(times, period, "climatology period")
+        if not mask.any():
+            raise DataFormatError(f"no time step falls in the climatology period {period}")
+        idx = np.flatnonzero(mask)
+        values = np.stack([np.asarray(ds[v].isel(time=idx).values, dtype=np.float64) for v in variables], 1)
+        month, hour = _month_hour(times[idx])
+        self.overall = values.mean(0)
+        self.by_hour = {h: values[hour == h].mean(0) for h in np.unique(hour)}
+        self.table = {(m, h): values[(month == m) & (hour == h)].mean(0) for m, h in set(zip(month, hour))}
+
+    def at(self, times: np.ndarray) -> torch.Tensor:
+        month, hour = _month_hour(np.asarray(times))
+        rows = [self.table.get((m, h), self.by_hour.get(h, self.overall)) for m, h in zip(month, hour)]
+        return torch.as_tensor(np.stack(rows), dtype=torch.float32)
+
+
+def _month_hour(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = times.astype("datetime64[h]")
+    month = t.astype("datetime64[M]").astype(int) % 12
+    hour = (t - t.astype("datetime64[D]")).astype(int)
+    return month, hour
+
+
+class WeatherWindows(Dataset):
+    """Forecast windows ``(x (C, T_in, H, W), y (C, T_out, H, W))`` of a canonical record (module docstring).
+
+    Window ``i`` starts at time index ``starts[i]``: ``x`` = steps ``s .. s+T_in-1``, ``y`` = ``s+T_in ..
+    s+T_in+T_out-1``; starts advance by ``stride`` and a window belongs to ``period`` when its first target step does.
+    """
+
+    def __init__(
+        self,
+        ds,
+        variables: Sequence[str],
+        t_in: int,
+        t_out: int,
+        stride: int = 1,
+        period: Any = None,
+        block: int = 256,
+        max_blocks: int = 8,
+    ) -> None:
+        if t_in < 1 or t_out < 1 or stride < 1:
+            raise ConfigError(f"t_in, t_out and stride must be >= 1, got {t_in}, {t_out}, {stride}")
+        self.ds, self.variables = ds, list(variables)
+        self.t_in, self.t_out, self.stride = int(t_in), int(t_out), int(stride)
+        self.block, self.max_blocks = max(int(block), self.t_in + self.t_out), max(int(max_blocks), 2)
+        times = ds["time"].values
+        span = self.t_in + self.t_out
+        starts = np.arange(0, max(times.size - span + 1, 0), self.stride)
+        in_period = select_period(times, period, "period")
+        self.starts = starts[in_period[starts + self.t_in]] if starts.size else starts
+        if self.starts.size == 0:
+            raise DataFormatError(
+                f"no {self.t_in}->{self.t_out} window of {ds.attrs.get('sciml_source', 'the record')} has its target "
+                f"in {period} (record: {times[0] if times.size else '-'} .. {times[-1] if times.size else '-'}, "
+                f"{times.size} steps)"
+            )
+        self.grid = None  # the trainer's quadrature grid: windows are (C, T, H, W), see latlon_grid
+        self.latlon_grid = Grid(
+            [ds["lat"].values, ds["lon"].values], periodic=[False, _periodic_lon(ds)], names=["lat", "lon"]
+        )
+        self.times = times
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return int(self.starts.size)
+
+    def _block(self, b: int) -> np.ndarray:
+        hit = self._cache.get(b)
+        if hit is not None:
+            self._cache.move_to_end(b)
+            return hit
+        sl = slice(b * self.block, min((b + 1) * self.block, self.times.size))
+        arr = np.stack([np.asarray(self.ds[v].isel(time=sl).values, dtype=np.float32) for v in self.variables])
+        if not np.isfinite(arr).all():
+            v = self.variables[int(np.argwhere(~np.isfinite(arr))[0][0])]
+            raise DataFormatError(
+                f"{self.ds.attrs.get('sciml_source', 'the record')}: {v!r} holds NaN/Inf in steps {sl}"
+            )
+        self._cache[b] = arr
+        while len(self._cache) > self.max_blocks:
+            self._cache.popitem(last=False)
+        return arr
+
+    def _steps(self, lo: int, hi: int) -> np.ndarray:
+        b0, b1 = lo // self.block, (hi - 1) // self.block
+        if b0 == b1:
+            return self._block(b0)[:, lo - b0 * self.block : hi - b0 * self.block]
+        parts = [self._block(b) for b in range(b0, b1 + 1)]
+        return np.concatenate(parts, axis=1)[:, lo - b0 * self.block : hi - b0 * self.block]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = int(self.starts[i])
+        w = torch.from_numpy(np.ascontiguousarray(self._steps(s, s + self.t_in + self.t_out)))
+        return w[:, : self.t_in], w[:, self.t_in :]
+
+    def subset(self, indices) -> WeatherWindows:
+        new = object.__new__(WeatherWindows)
+        new.__dict__.update(self.__dict__)
+        new.starts = self.starts[np.asarray(list(indices), dtype=int)]
+        new._cache = OrderedDict()
+        return new
+
+    def target_times(self, i: int) -> np.ndarray:
+        s = int(self.starts[i])
+        return self.times[s + self.t_in : s + self.t_in + self.t_out]
+
+
+def _periodic_lon(ds) -> bool:
+    lon = ds["lon"].values
+    if lon.size < 2:
+        return False
+    step = float(lon[1] - lon[0])
+    return abs(step * lon.size - 360.0) < 1e-6 * 360.0

@@ -22,7 +22,8 @@ SPLITS = [
 def record(tmp_path_factory):
     out = tmp_path_factory.mktemp("weather") / "w.zarr"
     args = ["data", "generate", "datasets/weather.yaml", "-o", str(out), "-q"]
-    assert main([*args, "--set", "n_steps=240", "--set", "start=2010-11-01", "--set", "n_lat=16", "--set", "n_lon=32"]) == 0
+    sets = ["n_steps=240", "start=2010-11-01", "n_lat=16", "n_lon=32"]
+    assert main([*args, *sum([["--set", s] for s in sets], [])]) == 0
     return out
 
 

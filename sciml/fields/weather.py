@@ -14,9 +14,9 @@ a Dataset in one canonical form whatever the layout:
 ``WeatherWindows(ds, variables, t_in, t_out, stride, period)`` is a map-style dataset of windows whose first
 target step falls in ``period`` (years, or a pair of dates): item ``i`` is ``(x, y)`` with ``x`` ``(C, T_in, H, W)``
 and ``y`` ``(C, T_out, H, W)`` in physical units. It reads the record in blocks of ``block`` time steps (every
-variable at once) and keeps at most ``max_blocks`` blocks in memory (least recently used first out), so a window
-costs a few array slices instead of one xarray/zarr read per variable and memory stays bounded whatever the record
-length. ``weather_stats(ds, variables, period)`` gives per-variable means and standard deviations over the
+variable at once, stored time-major so a window is a contiguous slice) and keeps at most ``cache_mb`` megabytes of
+blocks in memory (least recently used first out), so a window costs one array slice instead of one xarray/zarr read
+per variable, and memory stays bounded whatever the record length (a record smaller than the budget is read once). ``weather_stats(ds, variables, period)`` gives per-variable means and standard deviations over the
 training period only.
 """
 
@@ -245,13 +245,17 @@ class WeatherWindows(Dataset):
         stride: int = 1,
         period: Any = None,
         block: int = 256,
-        max_blocks: int = 8,
+        cache_mb: float = 256.0,
     ) -> None:
         if t_in < 1 or t_out < 1 or stride < 1:
             raise ConfigError(f"t_in, t_out and stride must be >= 1, got {t_in}, {t_out}, {stride}")
         self.ds, self.variables = ds, list(variables)
         self.t_in, self.t_out, self.stride = int(t_in), int(t_out), int(stride)
-        self.block, self.max_blocks = max(int(block), self.t_in + self.t_out), max(int(max_blocks), 2)
+        self.block = max(int(block), self.t_in + self.t_out)
+        if not cache_mb > 0:
+            raise ConfigError(f"cache_mb must be > 0, got {cache_mb}")
+        block_bytes = 4 * self.block * len(self.variables) * ds["lat"].size * ds["lon"].size
+        self.max_blocks = max(2, int(cache_mb * 2**20 // block_bytes))
         times = ds["time"].values
         span = self.t_in + self.t_out
         starts = np.arange(0, max(times.size - span + 1, 0), self.stride)
@@ -279,9 +283,9 @@ class WeatherWindows(Dataset):
             self._cache.move_to_end(b)
             return hit
         sl = slice(b * self.block, min((b + 1) * self.block, self.times.size))
-        arr = np.stack([np.asarray(self.ds[v].isel(time=sl).values, dtype=np.float32) for v in self.variables])
+        arr = np.stack([np.asarray(self.ds[v].isel(time=sl).values, dtype=np.float32) for v in self.variables], 1)
         if not np.isfinite(arr).all():
-            v = self.variables[int(np.argwhere(~np.isfinite(arr))[0][0])]
+            v = self.variables[int(np.argwhere(~np.isfinite(arr))[0][1])]
             raise DataFormatError(
                 f"{self.ds.attrs.get('sciml_source', 'the record')}: {v!r} holds NaN/Inf in steps {sl}"
             )
@@ -293,13 +297,15 @@ class WeatherWindows(Dataset):
     def _steps(self, lo: int, hi: int) -> np.ndarray:
         b0, b1 = lo // self.block, (hi - 1) // self.block
         if b0 == b1:
-            return self._block(b0)[:, lo - b0 * self.block : hi - b0 * self.block]
-        parts = [self._block(b) for b in range(b0, b1 + 1)]
-        return np.concatenate(parts, axis=1)[:, lo - b0 * self.block : hi - b0 * self.block]
+            return self._block(b0)[lo - b0 * self.block : hi - b0 * self.block]
+        parts = [  # only the needed steps of each block (never whole blocks)
+            self._block(b)[max(lo - b * self.block, 0) : min(hi - b * self.block, self.block)] for b in range(b0, b1 + 1)
+        ]
+        return np.concatenate(parts, axis=0)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         s = int(self.starts[i])
-        w = torch.from_numpy(np.ascontiguousarray(self._steps(s, s + self.t_in + self.t_out)))
+        w = torch.from_numpy(self._steps(s, s + self.t_in + self.t_out)).transpose(0, 1)  # views of the cache
         return w[:, : self.t_in], w[:, self.t_in :]
 
     def subset(self, indices) -> WeatherWindows:

@@ -9,6 +9,7 @@ Config sections::
             t_in, t_out, stride                    (time steps of the record)
             train / val / test: years [2010, 2011] or [start, end] dates (windows by the time of their first target)
             normalize: z-scores per variable from the training period only, stored in the checkpoint
+            cache_mb: memory budget of the window cache (the record is read in blocks of time steps)
     eval:   max_windows (cap on test windows, null: all), batch_size
 
 Training selects ``best.pt`` on the validation period only; ``sciml evaluate`` scores the test period per variable and
@@ -55,14 +56,16 @@ class ForecastDataConfig:
     val: list[Any] | None = None
     test: list[Any] | None = None
     normalize: bool = True
-    cache_blocks: int = 8
+    cache_mb: float = 256.0
 
     def __post_init__(self) -> None:
         for name in ("train", "val", "test"):  # YAML reads 2010-01-01 as a date: keep periods plain data
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, [v if isinstance(v, int) else str(v) for v in value])
-        for name in ("t_in", "t_out", "stride", "cache_blocks"):
+        if not self.cache_mb > 0:
+            raise ConfigError(f"data.cache_mb must be > 0, got {self.cache_mb}")
+        for name in ("t_in", "t_out", "stride"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"data.{name} must be >= 1, got {getattr(self, name)}")
 
@@ -90,7 +93,7 @@ def forecast_windows(cfg: ExperimentConfig, period: Any, ds=None) -> WeatherWind
     """The windows of ``cfg`` whose first target step falls in ``period``."""
     d = cfg.data
     ds = _open(cfg) if ds is None else ds
-    return WeatherWindows(ds, d.variables, d.t_in, d.t_out, d.stride, period, max_blocks=d.cache_blocks)
+    return WeatherWindows(ds, d.variables, d.t_in, d.t_out, d.stride, period, cache_mb=d.cache_mb)
 
 
 class ForecastTask(Task):

@@ -112,7 +112,7 @@ def test_statistics_and_climatology_use_the_training_period_only(tmp_path):
 
 def test_windows_read_through_a_bounded_block_cache(tmp_path):
     ds = open_weather(_wb1(tmp_path), ["t2m", "t_1000"])
-    w = WeatherWindows(ds, ["t2m", "t_1000"], 3, 2, block=5, max_blocks=2)
+    w = WeatherWindows(ds, ["t2m", "t_1000"], 3, 2, block=5, cache_mb=1e-3)  # the floor: two blocks
     direct = np.stack([ds["t2m"].values, ds["t_1000"].values])
     for i in range(len(w)):  # windows that cross block boundaries too
         x, y = w[i]

@@ -16,8 +16,9 @@ target step falls in ``period`` (years, or a pair of dates): item ``i`` is ``(x,
 and ``y`` ``(C, T_out, H, W)`` in physical units. It reads the record in blocks of ``block`` time steps (every
 variable at once, stored time-major so a window is a contiguous slice) and keeps at most ``cache_mb`` megabytes of
 blocks in memory (least recently used first out), so a window costs one array slice instead of one xarray/zarr read
-per variable, and memory stays bounded whatever the record length (a record smaller than the budget is read once). ``weather_stats(ds, variables, period)`` gives per-variable means and standard deviations over the
-training period only.
+per variable, and memory stays bounded whatever the record length (a record smaller than the budget is read once).
+``weather_stats(ds, variables, period)`` gives per-variable means and standard deviations over the training period
+only; ``Climatology`` the mean state per (month, hour) over it.
 """
 
 from __future__ import annotations
@@ -298,9 +299,8 @@ class WeatherWindows(Dataset):
         b0, b1 = lo // self.block, (hi - 1) // self.block
         if b0 == b1:
             return self._block(b0)[lo - b0 * self.block : hi - b0 * self.block]
-        parts = [  # only the needed steps of each block (never whole blocks)
-            self._block(b)[max(lo - b * self.block, 0) : min(hi - b * self.block, self.block)] for b in range(b0, b1 + 1)
-        ]
+        n = self.block
+        parts = [self._block(b)[max(lo - b * n, 0) : min(hi - b * n, n)] for b in range(b0, b1 + 1)]  # needed steps
         return np.concatenate(parts, axis=0)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:

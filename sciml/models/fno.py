@@ -29,7 +29,7 @@ import torch
 from neuralop.models import FNO as _NeuralopFNO
 from torch import nn
 
-from sciml.core.errors import ConfigError
+from sciml.core.errors import ConfigError, GridError
 from sciml.layers.spectral import SpectralConv
 from sciml.models.inputs import resolve_input
 
@@ -124,6 +124,13 @@ class FNO(nn.Module):
 
     def forward(self, x, grid=None) -> torch.Tensor:
         x, grid = resolve_input(x, grid, self.ndim, self.in_channels, "fno")
+        for axis, (m, n) in enumerate(zip(self.n_modes, grid.shape)):
+            if m > n:  # |k| < m / 2 needs at least m points: the missing modes would be dropped without a word
+                raise GridError(
+                    f"fno keeps n_modes={m} Fourier modes on axis {axis} but the grid has only {n} points there "
+                    f"(Nyquist: at most {n} modes); evaluate on a grid with >= {m} points per axis or build the "
+                    "model with fewer modes"
+                )
         pos = self.positions(grid, x.device, x.dtype)
         if pos is not None:
             x = torch.cat([x, pos.unsqueeze(0).expand(x.shape[0], *pos.shape)], dim=1)

@@ -89,3 +89,13 @@ def test_state_dict_holds_only_tensors_and_loads_weights_only(tmp_path):
     torch.save(sd, tmp_path / "w.pt")
     loaded = torch.load(tmp_path / "w.pt", weights_only=True)
     assert loaded.keys() == sd.keys()
+
+
+def test_fno_refuses_a_grid_below_its_modes():
+    """n_modes above the Nyquist limit of the grid would silently drop modes; it is a GridError naming the axis."""
+    from sciml.core.errors import GridError
+
+    model = sciml.models.build("fno", in_channels=1, out_channels=1, n_modes=[12, 8], hidden_channels=4)
+    assert model(torch.randn(1, 1, 12, 8)).shape == (1, 1, 12, 8)  # exactly at the limit
+    with pytest.raises(GridError, match="n_modes=12 Fourier modes on axis 0 but the grid has only 10 points"):
+        model(torch.randn(1, 1, 10, 16))

@@ -26,3 +26,21 @@ def test_the_reader_registry_reads_like_the_direct_calls(tmp_path):
         read("csv", tmp_path / "a.h5")
     with pytest.raises(ConfigError, match="unknown key.*'grop'.*allowed keys: group, index, path"):
         read("sciml", tmp_path / "a.h5", grop="u")
+
+
+def test_netcdf3_files_read_on_every_path_without_netcdf4(tmp_path):
+    """NETCDF3 files (classic format) are read with scipy, a dependency; netCDF4-python is not needed."""
+    import numpy as np
+    import xarray as xr
+
+    from sciml.fields.datasets import OperatorDataset
+
+    values = np.random.default_rng(0).random((3, 8, 8))
+    ds = xr.Dataset({"u": (("sample", "x", "y"), values)}, coords={"x": np.arange(8) / 8, "y": np.arange(8) / 8})
+    path = tmp_path / "classic.nc"
+    ds.to_netcdf(path, format="NETCDF3_64BIT", engine="scipy")
+    assert path.read_bytes()[:3] == b"CDF"  # a netCDF3 file, not HDF5
+    f = read("xarray", path, batch_dim="sample")
+    np.testing.assert_allclose(f.values[:, 0].numpy(), values)
+    item = OperatorDataset(path, input="u", output="u")[1][0]
+    np.testing.assert_allclose(item[0].numpy(), values[1], rtol=1e-6)

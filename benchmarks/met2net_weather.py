@@ -155,7 +155,6 @@ def main() -> None:
     }
     plot_skill_curves(curves, RESULTS_DIR / "met2net_skill.png")
     name = "met2net_weather_smoke" if args.smoke else "met2net_weather"
-    write_markdown(results, args, RESULTS_DIR / f"{name}.md")
     avg = {
         k: float(
             np.mean(
@@ -171,6 +170,7 @@ def main() -> None:
         f"{k} {v:.3f}" for k, v in avg.items()
     )
     results["relative_to_climatology"] = avg
+    write_markdown(results, args, RESULTS_DIR / f"{name}.md")
     save_results(name, results, current_command(), f"{'smoke ' if args.smoke else ''}{summary}")
     print(summary)
 

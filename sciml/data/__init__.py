@@ -23,6 +23,7 @@ _GENERATORS = Registry(
         "vano_grf": "sciml.data.vano_grf:generate",
         "so3_trajectories": "sciml.data.so3:generate",
         "weather": "sciml.data.weather:generate",
+        "sparse_dictionary": "sciml.data.sparse_dictionary:generate",
     },
 )
 

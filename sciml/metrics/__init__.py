@@ -2,7 +2,9 @@
 
 ``relative_l2`` (per-sample relative L2 error with quadrature), ``mmd`` / ``generalized_mmd`` (kernel two-sample
 distance between sets of functions, bandwidth maximised over a log grid), ``covariance_error`` (Hilbert-Schmidt
-distance between covariance operators), ``eigen_decomposition`` and ``eigen_alignment`` (principal directions).
+distance between covariance operators), ``eigen_decomposition`` and ``eigen_alignment`` (principal directions),
+and dictionary recovery (``matched_atom_distance``, ``fvu``, ``l0``, ``dead_fraction``, ``coherence``,
+``resolution_agreement``: ``sciml.metrics.dictionary``).
 """
 
 from sciml.metrics.covariance import (
@@ -11,6 +13,16 @@ from sciml.metrics.covariance import (
     eigen_decomposition,
     empirical_covariance,
     truncate_covariance,
+)
+from sciml.metrics.dictionary import (
+    coherence,
+    dead_fraction,
+    fvu,
+    l0,
+    matched_atom_distance,
+    resolution_agreement,
+    shift_invariant_distances,
+    sine_distances,
 )
 from sciml.metrics.mmd import generalized_mmd, mmd, relative_l2
 
@@ -23,4 +35,12 @@ __all__ = [
     "eigen_decomposition",
     "empirical_covariance",
     "truncate_covariance",
+    "matched_atom_distance",
+    "sine_distances",
+    "shift_invariant_distances",
+    "fvu",
+    "l0",
+    "dead_fraction",
+    "coherence",
+    "resolution_agreement",
 ]

@@ -86,6 +86,7 @@ TASKS = Registry(
         "operator": "sciml.runs.operator:OperatorTask",
         "rollout": "sciml.runs.rollout:RolloutTask",
         "forecast": "sciml.runs.forecast:ForecastTask",
+        "dictionary": "sciml.runs.dictionary:DictionaryTask",
     },
 )
 _INSTANCES: dict[str, Task] = {}

@@ -348,15 +348,20 @@ def test_a_refused_run_writes_nothing_and_a_mismatched_run_is_a_checkpoint_error
     assert "do not fit the model" in capsys.readouterr().err
 
 
-def test_evaluate_on_a_grid_too_coarse_for_h1_and_plot(demo_dir, tmp_path, capsys):
+def test_evaluate_below_the_model_modes_is_refused_and_plot(demo_dir, tmp_path, capsys):
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(demo_dir / "run", run)
     single = str(demo_dir / "data" / "darcy_test_32.h5")  # resampled to each resolution
-    assert main(["evaluate", str(run), "--resolutions", "2", "8", "--data", single]) == 0
+    before = (run / "eval.json").read_text()
+    # the demo's FNO keeps more Fourier modes than a 2-point grid holds: a clear error, nothing written
+    assert main(["evaluate", str(run), "--resolutions", "2", "8", "--data", single]) == 2
+    assert "Fourier modes on axis 0 but the grid has only 2 points" in capsys.readouterr().err
+    assert (run / "eval.json").read_text() == before
+    assert main(["evaluate", str(run), "--resolutions", "4", "8", "--data", single]) == 0
     ev = json.loads((run / "eval.json").read_text())["results"]
-    assert "relative_h1" not in ev["2"] and "relative_h1" in ev["8"]
+    assert "relative_h1" in ev["4"] and "relative_h1" in ev["8"]
     (run / "plots" / "error_vs_resolution.png").unlink()
     assert main(["plot", str(run)]) == 0
     assert _png_size(run / "plots" / "error_vs_resolution.png")[0] > 100

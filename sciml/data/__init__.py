@@ -24,6 +24,9 @@ _GENERATORS = Registry(
         "so3_trajectories": "sciml.data.so3:generate",
         "weather": "sciml.data.weather:generate",
         "sparse_dictionary": "sciml.data.sparse_dictionary:generate",
+        "fisher": "sciml.data.fisher:generate",
+        "darcy_geometries": "sciml.data.darcy_geometries:generate",
+        "heat3d": "sciml.data.heat3d:generate",
     },
 )
 

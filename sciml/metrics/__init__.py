@@ -4,7 +4,8 @@
 distance between sets of functions, bandwidth maximised over a log grid), ``covariance_error`` (Hilbert-Schmidt
 distance between covariance operators), ``eigen_decomposition`` and ``eigen_alignment`` (principal directions),
 and dictionary recovery (``matched_atom_distance``, ``fvu``, ``l0``, ``dead_fraction``, ``coherence``,
-``resolution_agreement``: ``sciml.metrics.dictionary``).
+``resolution_agreement``: ``sciml.metrics.dictionary``), and ``masked_relative_l2`` (relative L2 over the points
+inside a geometry mask, mean over samples: ``sciml.metrics.masked``).
 """
 
 from sciml.metrics.covariance import (
@@ -24,6 +25,7 @@ from sciml.metrics.dictionary import (
     shift_invariant_distances,
     sine_distances,
 )
+from sciml.metrics.masked import check_mask, masked_relative_l2
 from sciml.metrics.mmd import generalized_mmd, mmd, relative_l2
 
 __all__ = [
@@ -43,4 +45,6 @@ __all__ = [
     "dead_fraction",
     "coherence",
     "resolution_agreement",
+    "masked_relative_l2",
+    "check_mask",
 ]

@@ -26,6 +26,7 @@ _MODELS = Registry(
         "mgno": "sciml.models.mgno:MgNO",
         "codano": "sciml.models.codano:CoDANO",
         "vano": "sciml.models.vano:VANO",
+        "deeponet": "sciml.models.deeponet:DeepONet",
         "sae": ("sciml.models.sae:SAE", {"task": "dictionary"}),
         "lifted_sae": ("sciml.models.sae:LiftedSAE", {"task": "dictionary"}),
         "sae_cnn": ("sciml.models.sae:SAECNN", {"task": "dictionary"}),

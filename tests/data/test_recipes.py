@@ -133,9 +133,9 @@ def test_shipped_recipes_are_valid_and_run_small(recipe, tmp_path):
         assert written.values.shape == field.values.shape and written.grid == field.grid, name
         assert torch.isfinite(written.values).all(), name
         torch.testing.assert_close(written.values, field.values.to(written.values.dtype), rtol=0, atol=0)
-    # the data group: 2 samples of 32 points per axis on the generator's grid (1-D for some, 2-D for most)
+    # the data group: 2 samples of 32 points per axis on the generator's grid (1-D, 2-D or 3-D)
     main = next(direct[k] for k in ("output", "field", "trajectory", *direct) if k in direct)
-    assert main.grid.ndim in (1, 2) and main.values.shape[0] == 2
+    assert main.grid.ndim in (1, 2, 3) and main.values.shape[0] == 2
     assert main.values.shape[2:] == (32,) * main.grid.ndim
     assert main.values.flatten(1).abs().amax(dim=1).min() > 0  # no all-zero sample
 

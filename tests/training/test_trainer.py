@@ -301,3 +301,21 @@ def test_resuming_a_cosine_run_with_more_epochs_is_refused(tmp_path):
     Trainer(_model(0), data, config=cfg, run_dir=tmp_path).fit()
     with pytest.raises(ConfigError, match="'T_max': 2.*'T_max': 4"):
         Trainer(_model(0), data, config={**cfg, "epochs": 4}, run_dir=tmp_path).resume()
+
+
+def test_evaluate_leaves_out_h1_on_a_grid_too_coarse_for_derivatives():
+    from sciml.fields.grid import Grid
+
+    grid = Grid.uniform((2, 8), periodic=True)
+    data = GridDataset(torch.randn(3, 1, 2, 8), torch.randn(3, 1, 2, 8), grid)
+
+    class Identity(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+
+        def forward(self, x, grid=None):
+            return self.w * x
+
+    m = Trainer(Identity(), data).evaluate(data)
+    assert "relative_h1" not in m and m["relative_l2"] > 0

@@ -6,8 +6,9 @@ stable system. Reported per model and data set:
 
 * dtw: mean DTW distance between rollouts from the 7 demonstration starts and the demonstrations (both
   resampled to --points points, standardised units);
-* far_converged: fraction of random starts drawn uniformly in a box 10x the data range (centred on the data)
-  that end within 0.1 (standardised) of the goal after 20x the demonstration duration;
+* far_converged (10x) and far_converged_1000: fraction of random starts drawn uniformly in a box 10x / 1000x the
+  data range (centred on the data) that end within 0.1 (standardised) of the goal, integrated in float64 over the
+  horizon the contraction guarantee needs (``far_start_convergence``);
 * max_sym_jacobian_eig: the caveat diagnostic, max over data points of the top eigenvalue of the symmetric
   part of the true Jacobian of f (NCDS only, trained and at initialisation).
 
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sciml.models  # noqa: E402
 from sciml.data.lasa import load_lasa  # noqa: E402
 from sciml.dynamics.evaluate import evaluate_lasa, rollout_any  # noqa: E402
+from sciml.dynamics.latent import LatentNCDS  # noqa: E402
 from sciml.dynamics.ncds import NCDS, max_symmetric_jacobian_eigenvalue  # noqa: E402
 from sciml.plotting import plot_phase_portrait  # noqa: E402
 from sciml.training import Trainer  # noqa: E402
@@ -62,17 +64,39 @@ def build_field(name: str, config: dict, dim: int, goal) -> torch.nn.Module:
     return sciml.models.build(name, **config, **{"data_dim" if name == "latent_ncds" else "dim": dim, "goal": goal})
 
 
-def far_start_convergence(field, demos, n_starts: int, seed: int = 0) -> float:
+def far_start_convergence(field, demos, n_starts: int, radius: float, eps: float = 0.1, seed: int = 0) -> dict:
+    """Fraction of starts (uniform in a box ``radius`` x the data range, centred on the data) that end within 0.1
+    (standardised units) of the goal, integrated in float64 (rtol 1e-8).
+
+    The horizon is the time the contraction guarantee needs: a field contracting at rate ``eps`` brings a start
+    at distance R0 within tol of the goal by T = ln(R0 / tol) / eps (for latent NCDS, R0 is the latent distance
+    |mu(x0) - z_g| and the decoded distance follows through the decoder). T = max(20 x the demonstration duration,
+    ln(1e3 R0 / 0.1) / eps); a fixed 20 x duration, as this benchmark used before, is shorter than the guarantee
+    needs for the farthest latent starts and counted them as failures (94% for latent NCDS on Angle+Sine at 10x).
+    """
+    import copy
+
     flat = demos.pos.reshape(-1, demos.dim)
     lo, hi = flat.min(0), flat.max(0)
     centre, span = (lo + hi) / 2, hi - lo
     rng = np.random.default_rng(seed)
-    starts = centre + (rng.uniform(-0.5, 0.5, size=(n_starts, demos.dim)) * 10 * span)
-    horizon = 20 * float(np.mean(demos.t[:, -1] - demos.t[:, 0]))
-    t = torch.linspace(0, horizon, 50)
-    traj = rollout_any(field, torch.as_tensor(starts, dtype=torch.float32), t, rtol=1e-4).double().numpy()
+    starts = torch.as_tensor(centre + rng.uniform(-0.5, 0.5, size=(n_starts, demos.dim)) * radius * span)
+    f64 = copy.deepcopy(field).double().eval()
+    with torch.no_grad():
+        if isinstance(f64, LatentNCDS):
+            r0 = float((f64.encode(starts)[0] - f64.latent_goal()).norm(dim=-1).max())
+        else:
+            r0 = float((starts - torch.as_tensor(demos.goal)).norm(dim=-1).max())
+    duration = float(np.mean(demos.t[:, -1] - demos.t[:, 0]))
+    horizon = max(20 * duration, np.log(1e3 * max(r0, 1e-3) / 0.1) / eps)
+    t = torch.linspace(0, horizon, 50, dtype=torch.float64)
+    traj = rollout_any(f64, starts, t, rtol=1e-8).numpy()
     dist = np.linalg.norm(traj[:, -1] - demos.goal, axis=-1)
-    return float(np.mean(np.isfinite(dist) & (dist < 0.1)))
+    return {
+        "converged": float(np.mean(np.isfinite(dist) & (dist < 0.1))),
+        "max_final_distance": float(np.nanmax(dist)) if np.isfinite(dist).any() else float("nan"),
+        "horizon": float(horizon),
+    }
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -170,15 +194,19 @@ def main(argv=None) -> dict:
             train_s = time.perf_counter() - t0
             field.eval()
             ev = evaluate_lasa(field, demos, points, rtol=1e-5)
+            far = {r: far_start_convergence(field, demos, n_far, r) for r in (10, 1000)}
             entry[name] = {
                 "dtw": ev["dtw"],
-                "far_converged": far_start_convergence(field, demos, n_far),
+                "far_converged": far[10]["converged"],
+                "far_converged_1000": far[1000]["converged"],
+                "far_detail": {str(r): d for r, d in far.items()},
                 "final_goal_distance_max": ev["final_goal_distance_max"],
                 "train_s": train_s,
             }
             fields[name] = field
             print(
-                f"{key:28s} {name:14s} dtw={ev['dtw']:8.2f} far={entry[name]['far_converged']:.2f} "
+                f"{key:28s} {name:14s} dtw={ev['dtw']:8.2f} far={entry[name]['far_converged']:.2f}/"
+                f"{entry[name]['far_converged_1000']:.2f} "
                 f"train={train_s:.1f}s",
                 flush=True,
             )
@@ -201,7 +229,9 @@ def main(argv=None) -> dict:
         return float(np.mean([d[name][metric] for d in results["datasets"].values()]))
 
     summary_parts = [
-        f"{m}: DTW {mean_of(m, 'dtw'):.1f}, far-conv {100 * mean_of(m, 'far_converged'):.0f}%" for m in MODELS
+        f"{m}: DTW {mean_of(m, 'dtw'):.1f}, far-conv {100 * mean_of(m, 'far_converged'):.0f}% (10x) "
+        f"{100 * mean_of(m, 'far_converged_1000'):.0f}% (1000x)"
+        for m in MODELS
     ]
     speed = statistics.median([t["speedup"] for t in results["timing"]])
     summary = "; ".join(summary_parts) + f"; quadrature {speed:.1f}x faster than odeint at 1e-6"

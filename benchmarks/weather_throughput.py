@@ -85,7 +85,7 @@ def main() -> None:
         n_before, n_after = (3, 10) if args.smoke else (20, 400)
         r_before = rate(before, n_before)
         r_after = rate(after, n_after)
-        cache_mb = sum(a.nbytes for a in after._cache.values()) / 2**20
+        cache_mb = after.cache_bytes / 2**20
         record_mb = len(VARIABLES) * n_steps * 32 * 64 * 4 / 2**20
     results = {
         "windows_per_s": {"before_per_window_xarray": r_before, "after_weather_windows": r_after},

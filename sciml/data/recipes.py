@@ -31,7 +31,8 @@ import yaml
 
 import sciml.data as data
 from sciml.core.config import parse_override
-from sciml.core.errors import ConfigError, DataFormatError
+from sciml.core.errors import ConfigError, DataFormatError, SciMLError, located
+from sciml.core.files import clean_stale_temporaries, make_dirs, storage_error
 
 __all__ = ["load_recipe", "apply_overrides", "run_recipe", "RECIPE_KEYS"]
 
@@ -64,11 +65,35 @@ def validate_recipe(recipe: Any, where: str = "recipe") -> dict:
     n = params.get("n_samples")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ConfigError(f"params.n_samples in {where} must be an int >= 1, got {n!r}")
+    _check_common_params(params, where)
     for key in ("output", "description"):
         if recipe.get(key) is not None and not isinstance(recipe[key], str):
             raise ConfigError(f"{key!r} in {where} must be a string, got {recipe[key]!r}")
     data.check_config(recipe["generator"], params)  # unknown generator or parameter -> ConfigError
     return recipe
+
+
+def _is_int(v: Any, low: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _check_common_params(params: dict, where: str) -> None:
+    """``resolution`` and ``seed`` mean the same for every generator: check them before any generator runs (a
+    float seed was silently accepted by some generators, a string resolution failed deep inside numpy)."""
+    res = params.get("resolution")
+    if res is not None:
+        ok = _is_int(res, 1) or (isinstance(res, list) and res and all(_is_int(r, 1) for r in res))
+        if not ok:
+            raise ConfigError(
+                f"params.resolution in {where} must be an int >= 1 or a list of ints >= 1 (points per axis), "
+                f"got {res!r}"
+            )
+    seed = params.get("seed")
+    if seed is not None and not _is_int(seed, 0):
+        raise ConfigError(f"params.seed in {where} must be an int >= 0, got {seed!r}")
+    dtype = params.get("dtype")
+    if dtype is not None and dtype not in ("float32", "float64"):
+        raise ConfigError(f"params.dtype in {where} must be 'float32' or 'float64', got {dtype!r}")
 
 
 def load_recipe(path: str | os.PathLike) -> dict:
@@ -143,7 +168,10 @@ def run_recipe(
     if progress is not None:
         params["progress"] = bool(progress)
     log.info("recipe %s: generator %s -> %s", path, generator, target)
-    return generate_to_file(generator, params, target, recipe=str(path), description=recipe.get("description") or "")
+    with located(f"recipe {path} (generator {generator!r})", key=path):  # a generator's own checks name the recipe
+        return generate_to_file(
+            generator, params, target, recipe=str(path), description=recipe.get("description") or ""
+        )
 
 
 def generate_to_file(
@@ -157,6 +185,9 @@ def generate_to_file(
     from sciml.fields.field import Field
     from sciml.fields.hdf5 import write_fields, write_trajectories
 
+    _check_target(out)
+    # temporaries of an earlier write of ``out`` that was killed (one writer per destination, as for checkpoints)
+    clean_stale_temporaries(out)
     fields = data.generate(generator, **params)
     if _is_xarray(fields):  # records in the layout of other tools (WeatherBench): netCDF or a zarr store
         return _write_xarray(fields, out, _provenance(generator, params, recipe, description))
@@ -170,6 +201,14 @@ def generate_to_file(
     if isinstance(fields.get("trajectory"), dict):  # generators with trajectory=True (e.g. navier_stokes)
         return write_trajectories(out, **fields["trajectory"], provenance=provenance)
     return write_fields(out, fields, provenance=provenance)
+
+
+def _check_target(out: str | os.PathLike) -> None:
+    """Refuse an output path that is an existing directory (other than a zarr store) before generating anything."""
+    path = Path(out)
+    is_store = any((path / marker).exists() for marker in ("zarr.json", ".zgroup", ".zattrs"))
+    if path.resolve().is_dir() and not is_store:
+        raise ConfigError(f"cannot write {str(out)!r}: it is a directory; give a file path (e.g. {path / 'data.h5'})")
 
 
 def _provenance(generator: str, params: dict, recipe: str | None, description: str) -> dict:
@@ -204,8 +243,11 @@ def _write_xarray(ds, out: str | os.PathLike, provenance: dict) -> Path:
         with atomic_path(out) as tmp:
             ds.to_netcdf(tmp, engine="h5netcdf")
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    make_dirs(out.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as e:
+        raise storage_error(out, e) from None
     try:
         ds.to_zarr(tmp, mode="w")
         old = out.with_name(f".{out.name}.old") if out.exists() else None
@@ -215,8 +257,10 @@ def _write_xarray(ds, out: str | os.PathLike, provenance: dict) -> Path:
         os.replace(tmp, out)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and not isinstance(e, SciMLError):
+            raise storage_error(out, e) from None
         raise
     return out
 

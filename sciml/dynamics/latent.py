@@ -26,7 +26,7 @@ from torch import nn
 from torch.func import jvp
 
 from sciml.core.errors import ConfigError, ShapeError
-from sciml.dynamics.ncds import NCDS, mlp
+from sciml.dynamics.ncds import NCDS, check_states, mlp
 from sciml.models.protocol import Objective
 
 
@@ -125,8 +125,7 @@ class LatentNCDS(nn.Module, Objective):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean unpad(psi^-1(x)) and log-variance, each (batch, d)."""
-        if x.shape[-1] != self.data_dim:
-            raise ShapeError(f"expected x of shape (batch, {self.data_dim}), got {tuple(x.shape)}")
+        check_states(x, self.data_dim, "latent_ncds")
         return self.flow.inverse(x)[..., : self.latent_dim], self.logvar_head(x)
 
     def latent_goal(self) -> torch.Tensor:

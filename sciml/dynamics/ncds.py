@@ -22,6 +22,8 @@ a plain tanh MLP (bounded, so f grows at most linearly far from the data) and th
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torchdiffeq import odeint
@@ -37,6 +39,18 @@ def mlp(d_in: int, d_out: int, hidden: int, depth: int, activation: str = "tanh"
     if depth < 1 or hidden < 1:
         raise ConfigError(f"depth and hidden must be >= 1, got depth={depth}, hidden={hidden}")
     return layers_mlp([d_in] + [hidden] * depth + [d_out], activation)
+
+
+def check_states(x: Any, dim: int, model: str) -> None:
+    """States are floating-point tensors of shape (batch, dim): anything else is a ShapeError naming what came."""
+    if not isinstance(x, torch.Tensor):
+        raise ShapeError(f"{model}: states must be a tensor of shape (batch, {dim}), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ShapeError(
+            f"{model}: states must be a floating-point tensor, got dtype {x.dtype} (shape {tuple(x.shape)})"
+        )
+    if x.ndim != 2 or x.shape[-1] != dim:
+        raise ShapeError(f"{model} expects x of shape (batch, {dim}), got {tuple(x.shape)}")
 
 
 class VelocityObjective(Objective):
@@ -87,6 +101,8 @@ class NCDS(nn.Module, VelocityObjective):
             raise ConfigError(f"eps must be > 0 (it is the guaranteed contraction rate), got {eps}")
         if integrator not in INTEGRATORS:
             raise ConfigError(f"unknown integrator {integrator!r}; allowed: {', '.join(INTEGRATORS)}")
+        if n_nodes < 1:
+            raise ConfigError(f"n_nodes (quadrature nodes of the line integral) must be >= 1, got {n_nodes}")
         self.dim, self.eps, self.integrator, self.n_nodes = dim, float(eps), integrator, n_nodes
         self.rtol, self.atol, self.method = rtol, atol, method
         self.net = mlp(dim, dim * dim, hidden, depth, activation)
@@ -119,8 +135,7 @@ class NCDS(nn.Module, VelocityObjective):
 
     def forward(self, x: torch.Tensor, goal: torch.Tensor | None = None, integrator: str | None = None) -> torch.Tensor:
         """f(x) for x (batch, d); ``goal`` overrides the stored equilibrium (used by the latent variant)."""
-        if x.ndim != 2 or x.shape[-1] != self.dim:
-            raise ShapeError(f"NCDS expects x of shape (batch, {self.dim}), got {tuple(x.shape)}")
+        check_states(x, self.dim, "NCDS")
         goal = self.goal if goal is None else goal
         return line_integral(
             self.jacobian_vector,
@@ -144,6 +159,7 @@ class MLPField(nn.Module, VelocityObjective):
         self.register_buffer("goal", torch.zeros(dim) if goal is None else torch.as_tensor(goal, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_states(x, self.dim, "mlp_field")
         return self.net(x)
 
 
@@ -152,6 +168,8 @@ class LinearStableField(nn.Module, VelocityObjective):
 
     def __init__(self, dim: int, eps: float = 0.1, goal=None) -> None:
         super().__init__()
+        if dim < 1:
+            raise ConfigError(f"dim must be >= 1, got {dim}")
         self.dim, self.eps = dim, float(eps)
         self.B = nn.Parameter(torch.eye(dim))
         self.S = nn.Parameter(torch.zeros(dim, dim))
@@ -162,6 +180,7 @@ class LinearStableField(nn.Module, VelocityObjective):
         return -(self.B.T @ self.B + self.eps * eye) + (self.S - self.S.T)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_states(x, self.dim, "linear_stable")
         return (x - self.goal) @ self.matrix().T
 
 

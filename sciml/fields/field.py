@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.core.errors import DataFormatError, GridError, InvalidValueError, ShapeError
+from sciml.core.errors import DataFormatError, GridError, InvalidValueError, ShapeError, located
 from sciml.fields.grid import Grid, PointCloud
 from sciml.fields.metadata import canonical_attrs, channel_names, check_mask_layout
 from sciml.fields.resample import (
@@ -62,6 +62,8 @@ def _to_tensor(x: Any, name: str) -> torch.Tensor:
     a = np.asarray(x)
     if a.dtype == object:
         raise InvalidValueError(f"{name} must be numeric, got an array of Python objects")
+    if a.dtype.kind not in "biufc":
+        raise InvalidValueError(f"{name} must be numeric, got an array of dtype {a.dtype}")
     if not a.flags.writeable or not a.flags.c_contiguous:
         a = np.array(a)  # own a writeable, contiguous copy (torch.from_numpy needs writeable memory)
     return torch.from_numpy(a)
@@ -171,8 +173,10 @@ class Field:
         if bad.any():
             idx = tuple(int(i) for i in torch.nonzero(bad)[0])
             where = " inside the mask" if m is not None else ""
+            source = self._attrs.get("source") if isinstance(self._attrs, dict) else None
             raise InvalidValueError(
-                f"values contain {int(bad.sum())} NaN/Inf entries{where} (first at index {idx}, variable "
+                (f"{source}: " if isinstance(source, str) else "")
+                + f"values contain {int(bad.sum())} NaN/Inf entries{where} (first at index {idx}, variable "
                 f"{self._variables[idx[1]]!r}); NaN is only allowed where a mask is False"
             )
 
@@ -435,7 +439,8 @@ class Field:
         int and the Field holds that trajectory, its batch running over time (see ``sciml.fields.hdf5``)."""
         from sciml.fields.storage.hdf5 import read_field_group
 
-        return cls(**read_field_group(path, group=group, index=index))
+        with located(f"{path}:/{group}" if group else path, key=path):  # a Field check names the file it read
+            return cls(**read_field_group(path, group=group, index=index))
 
     def to_xarray(self):
         """``xarray.DataArray`` with dims ``(batch, variable, *grid.names)``; see ``sciml.fields.xarray_io``."""

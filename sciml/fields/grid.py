@@ -411,8 +411,13 @@ class Grid:
     def weights(
         self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32, normalized: bool = False
     ) -> torch.Tensor:
-        """Quadrature weights as a tensor; ``normalized=True`` divides by the volume (grid means)."""
-        w = self._weights_np / self.volume if normalized else self._weights_np
+        """Quadrature weights as a tensor; ``normalized=True`` divides by the volume (grid means).
+
+        A one-point axis with zero length (bounds ``(a, a)``) is a point evaluation (weight 1) and the volume is 0;
+        normalised weights then divide by the weights' sum, so a grid mean stays a mean instead of ``inf``."""
+        volume = self.volume
+        total = volume if volume > 0 else float(self._weights_np.sum())
+        w = self._weights_np / total if normalized else self._weights_np
         return torch.tensor(np.ascontiguousarray(w), dtype=dtype, device=device)
 
     def meshgrid(self, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -38,9 +38,10 @@ neuraloperator ``.pt`` (``read_neuralop_pt``): a ``torch.save``d dict ``{"x": (n
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,11 @@ import h5py
 import numpy as np
 import torch
 
-from sciml.core.errors import DataFormatError, InvalidValueError, ShapeError
+from sciml.core.errors import ConfigError, DataFormatError, InvalidValueError, ShapeError, located
 from sciml.core.registry import Registry
 from sciml.fields.field import Field
 from sciml.fields.grid import Grid
+from sciml.fields.storage.base import check_numeric
 from sciml.fields.storage.hdf5 import normalize_index, open_file, read_rows
 
 __all__ = ["read_pdebench", "read_the_well", "read_neuralop_pt", "read_xarray_file", "READERS", "read"]
@@ -63,6 +65,24 @@ _AXES = ("x", "y", "z")
 
 
 # ---------------------------------------------------------------------------------------------- shared
+def _names_file(reader: Callable) -> Callable:
+    """Errors raised while ``reader(path, ...)`` builds its Fields (NaN, shapes, index ranges) name ``path``."""
+
+    @functools.wraps(reader)
+    def wrapper(path: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        with located(Path(path)):
+            return reader(path, *args, **kwargs)
+
+    return wrapper
+
+
+def _check_samples(ds: Any, p: Path, name: str) -> None:
+    """A dataset to be read by samples must hold numbers and at least one sample."""
+    check_numeric(ds, str(p), f"dataset {name!r}")
+    if ds.shape[0] == 0:
+        raise DataFormatError(f"{p}: dataset {name!r} is empty (shape {tuple(ds.shape)}, 0 samples)")
+
+
 def _axis_grid(coords: Sequence[np.ndarray], names: Sequence[str], periodic: Any, bounds: Any, where: str) -> Grid:
     per = [bool(periodic)] * len(coords) if np.ndim(periodic) == 0 else [bool(p) for p in periodic]
     if len(per) != len(coords):
@@ -85,6 +105,12 @@ def _time_axis(t: np.ndarray | None, n_time: int, where: str) -> np.ndarray:
         t = t[:n_time]
     if t.size != n_time:
         raise DataFormatError(f"{where}: time coordinate has {t.size} entries but the data have {n_time} time steps")
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        bad = int(np.argmin(np.diff(t) > 0))
+        raise DataFormatError(
+            f"{where}: time coordinate is not strictly increasing (monotonic): t[{bad}]={t[bad]!r} >= "
+            f"t[{bad + 1}]={t[bad + 1]!r}"
+        )
     return t
 
 
@@ -153,6 +179,7 @@ def _guess_periodic(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- PDEBench
+@_names_file
 def read_pdebench(
     path: str | os.PathLike,
     index: Any = None,
@@ -184,6 +211,7 @@ def read_pdebench(
             ds = f["tensor"]
             if ds.ndim < 3:
                 raise DataFormatError(f"{p}: dataset 'tensor' must be (n, t, *spatial), got shape {ds.shape}")
+            _check_samples(ds, p, "tensor")
             sdim = ds.ndim - 2
             coords = _pdebench_coords(f, p, ds.shape[2:])
             grid = _axis_grid(coords, _AXES[:sdim], per if np.ndim(per) else [per] * sdim, bounds, str(p))
@@ -200,6 +228,7 @@ def read_pdebench(
                 raise DataFormatError(f"{p}: variable(s) {missing} not in the file; available: {present}")
             shape = f[names[0]].shape
             for v in names:
+                _check_samples(f[v], p, v)
                 if f[v].shape != shape:
                     raise DataFormatError(f"{p}: {v!r} has shape {f[v].shape}, {names[0]!r} has {shape}")
             sdim = len(shape) - 2
@@ -235,6 +264,8 @@ def _pdebench_darcy(f, p, index, variables, per, bounds, attrs) -> dict[str, Fie
     nu, u = f["nu"], f["tensor"]
     if u.ndim != nu.ndim + 1 or u.shape[0] != nu.shape[0] or u.shape[2:] != nu.shape[1:]:
         raise DataFormatError(f"{p}: Darcy 'nu' {nu.shape} and 'tensor' {u.shape} do not match (n, x, y)/(n, 1, x, y)")
+    _check_samples(nu, p, "nu")
+    _check_samples(u, p, "tensor")
     sdim = nu.ndim - 1
     grid = _axis_grid(
         _pdebench_coords(f, p, nu.shape[1:]), _AXES[:sdim], per if np.ndim(per) else [per] * sdim, bounds, str(p)
@@ -297,6 +328,7 @@ def _attr_str(obj: h5py.HLObject, key: str, default: Any = None) -> Any:
     return v
 
 
+@_names_file
 def read_the_well(
     path: str | os.PathLike,
     fields: Sequence[str] | None = None,
@@ -414,6 +446,7 @@ def read_the_well(
 
 
 # ---------------------------------------------------------------------------------------------- neuralop .pt
+@_names_file
 def read_neuralop_pt(
     path: str | os.PathLike,
     input_key: str = "x",
@@ -431,6 +464,10 @@ def read_neuralop_pt(
     ``periodic=True`` for the Navier-Stokes torus data).
     """
     p = Path(path)
+    if isinstance(spatial_ndim, bool) or not isinstance(spatial_ndim, int) or spatial_ndim < 1:
+        raise ConfigError(
+            f"spatial_ndim must be an int >= 1 (the number of trailing spatial axes), got {spatial_ndim!r}"
+        )
     if not p.exists():
         raise DataFormatError(f"file not found: {p}")
     try:
@@ -448,6 +485,9 @@ def read_neuralop_pt(
         if not isinstance(data[key], torch.Tensor):
             raise DataFormatError(f"{p}: {key!r} is a {type(data[key]).__name__}, expected a tensor")
     x, y = data[input_key], data[output_key]
+    for key, t in ((input_key, x), (output_key, y)):
+        if t.ndim and t.shape[0] == 0:
+            raise DataFormatError(f"{p}: {key!r} is empty (shape {tuple(t.shape)}, 0 samples)")
     if x.ndim and y.ndim and x.shape[0] != y.shape[0]:
         raise ShapeError(
             f"{p}: inputs {input_key!r} have {x.shape[0]} samples but outputs {output_key!r} have {y.shape[0]}; "
@@ -485,7 +525,13 @@ def read_xarray_file(path: str | os.PathLike, variables: Sequence[str] | None = 
         ds = xr.open_zarr(path) if path.is_dir() or path.suffix == ".zarr" else xr.open_dataset(path)
     except (OSError, ValueError) as e:
         raise DataFormatError(f"cannot open {str(path)!r} with xarray: {e}") from None
-    return Field.from_xarray(ds, variables=variables, **kw)
+    from sciml.fields.xarray_io import read_xarray
+
+    with located(path):
+        args = read_xarray(ds, variables=variables, **kw)
+        # a zarr store stays lazy: its NaN check runs when the values are computed and names the store
+        args["attrs"] = {**args["attrs"], "source": str(path)}
+        return Field(**args)
 
 
 READERS = Registry(

@@ -119,6 +119,14 @@ def open_weather(sources: Any, variables: Sequence[str], where: str | None = Non
             f"{where}: the time axis is not strictly increasing at index {bad} ({time[bad]} then {time[bad + 1]}); "
             "sort it (ds.sortby('time')) and drop duplicates"
         )
+    for axis in ("lat", "lon"):
+        c = np.asarray(ds[axis].values, dtype=np.float64).reshape(-1)
+        step = np.diff(c) if c.size < 2 or c[0] <= c[-1] else -np.diff(c)
+        if not np.all(np.isfinite(c)) or not np.all(step > 0):
+            raise DataFormatError(
+                f"{where}: coordinate {axis!r} must be finite and strictly monotonic (no repeated or unsorted values); "
+                f"got {c.tolist() if c.size <= 12 else f'{c.size} values'}"
+            )
     lat_values = ds["lat"].values
     if lat_values.size > 1 and lat_values[0] > lat_values[-1]:
         ds = ds.isel(lat=slice(None, None, -1))  # ERA5 / WeatherBench 2 store latitude from north to south
@@ -277,6 +285,11 @@ class WeatherWindows(Dataset):
 
     def __len__(self) -> int:
         return int(self.starts.size)
+
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes of record held in the block cache now (at most about ``cache_mb`` megabytes)."""
+        return sum(a.nbytes for a in self._cache.values())
 
     def _block(self, b: int) -> np.ndarray:
         hit = self._cache.get(b)

@@ -372,6 +372,11 @@ def _as_channels(da: Any, name: str | None, cdim: str | None):
     return da.assign_coords(variable=names)
 
 
+def _check_numbers(v: Any, where: str, what: str) -> None:
+    if v.dtype.kind not in "biufc":
+        raise DataFormatError(f"{where}: {what} has dtype {v.dtype}, expected numbers")
+
+
 def read_xarray(
     obj: Any,
     variables: Sequence[str] | None = None,
@@ -398,6 +403,7 @@ def read_xarray(
         dims0 = None
         for n in names:
             v = obj[n]
+            _check_numbers(v, where, f"variable {n!r}")
             cdim = channel_dims(v.dims, variable_dim, where, n)
             other = tuple(d for d in v.dims if d != cdim)
             if dims0 is None:
@@ -417,6 +423,7 @@ def read_xarray(
         var_attrs = [obj[names[0]].attrs, obj.attrs]
     elif isinstance(obj, xr.DataArray):
         da = obj
+        _check_numbers(da, where, f"DataArray {da.name!r}")
         vdim = variable_dim if variable_dim is not None else ("variable" if "variable" in da.dims else None)
         if vdim is not None and vdim not in da.dims:
             raise DataFormatError(f"variable_dim {vdim!r} is not a dimension of the DataArray {list(da.dims)}")

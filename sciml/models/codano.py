@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.core.errors import CheckpointError, ConfigError, ShapeError
+from sciml.core.errors import CheckpointError, ConfigError, GridError, ShapeError
 from sciml.layers.codomain_attention import CoDABlock, PointwiseLinear
 from sciml.layers.positional import FourierFunction, VariablePositionalEncoding
 from sciml.metrics.losses import relative_l2
@@ -272,12 +273,24 @@ class CoDANO(nn.Module, Objective, Staged):
     def forward(self, x, grid=None, variables=None, static=None, add_variables: bool = False) -> torch.Tensor:
         names_src = x
         x, grid = resolve_input(x, grid, self.ndim, None, "codano")
+        self._check_modes(grid)
         names = self._names(names_src, variables, x.shape[1])
         if add_variables:
             self.add_variables(names)
         self.encoding.check(names)
         w, weights = self.encode(x, grid, names, static)
         return self.decode(w, weights, grid)
+
+    def _check_modes(self, grid: Any) -> None:
+        """The spectral operators keep ``n_modes`` Fourier modes per axis: a grid with fewer points cannot hold them
+        (they would be dropped without a word), the rule of FNO and of ``kq_grid``."""
+        for axis, (m, n) in enumerate(zip(self.n_modes, grid.shape)):
+            if m > n:
+                raise GridError(
+                    f"codano keeps n_modes={m} Fourier modes on axis {axis} but the grid has only {n} points there "
+                    f"(grid shape {tuple(grid.shape)}); evaluate on a grid with >= {m} points per axis or build the "
+                    "model with fewer modes"
+                )
 
     # ------------------------------------------------------------------ training
     def objective(self, batch, grid=None, variables=None) -> tuple[torch.Tensor, dict[str, float]]:

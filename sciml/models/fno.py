@@ -69,7 +69,13 @@ class FNO(nn.Module):
         super().__init__()
         if positional_embedding not in _EMBEDDINGS:
             raise ConfigError(f"positional_embedding must be one of {_EMBEDDINGS}, got {positional_embedding!r}")
-        self.n_modes = [int(m) for m in n_modes]
+        try:
+            modes = [int(m) for m in n_modes] if not isinstance(n_modes, (str, bytes)) else []
+        except (TypeError, ValueError):
+            modes = []
+        if not modes or min(modes) < 1:
+            raise ConfigError(f"fno n_modes must be a non-empty list of ints >= 1 (one per axis), got {n_modes!r}")
+        self.n_modes = modes
         self.ndim = len(self.n_modes)
         self.in_channels = in_channels
         self.positional_embedding = positional_embedding

@@ -9,6 +9,14 @@ from sciml.fields.field import Field
 from sciml.fields.grid import Grid
 
 
+def check_dtype(x: torch.Tensor, model: str) -> None:
+    """Models compute in floating point: integer or boolean inputs are refused (never silently cast)."""
+    if not (x.is_floating_point() or x.is_complex()):
+        raise ShapeError(
+            f"{model}: input must be a floating-point tensor, got dtype {x.dtype} (shape {tuple(x.shape)})"
+        )
+
+
 def resolve_input(x, grid, ndim: int | None, in_channels: int | None, model: str):
     """Return ``(values, grid)`` from ``x`` (tensor or Field) and an optional grid, checking shapes.
 
@@ -20,6 +28,11 @@ def resolve_input(x, grid, ndim: int | None, in_channels: int | None, model: str
         x = x.values
     if not isinstance(x, torch.Tensor):
         raise ShapeError(f"{model}: input must be a tensor or a Field, got {type(x).__name__}")
+    check_dtype(x, model)
+    if x.dim() < 3:
+        raise ShapeError(f"{model}: input must be (batch, channels, *spatial), got shape {tuple(x.shape)}")
+    if 0 in x.shape[1:]:
+        raise ShapeError(f"{model}: input has an empty channel or spatial axis, shape {tuple(x.shape)}")
     if ndim is not None and x.dim() != ndim + 2:
         raise ShapeError(
             f"{model}: input must have {ndim + 2} dimensions (batch, channels, {ndim} spatial axes), "

@@ -187,7 +187,14 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
         momentum: float = 0.9,
     ) -> None:
         super().__init__()
-        for name, v in (("n_variables", n_variables), ("t_in", t_in), ("t_out", t_out), ("hidden", hidden)):
+        named = (
+            ("n_variables", n_variables),
+            ("t_in", t_in),
+            ("t_out", t_out),
+            ("hidden", hidden),
+            ("n_heads", n_heads),
+        )
+        for name, v in named:
             if int(v) < 1:
                 raise ConfigError(f"met2net {name} must be >= 1, got {v}")
         if not 0.0 <= momentum < 1.0:
@@ -215,9 +222,12 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
                 f"met2net {what} must be (batch, {self.n_variables} variables, {steps} steps, H, W) or "
                 f"(batch, {self.n_variables * steps}, H, W), got {tuple(x.shape)}"
             )
-        if x.shape[-2] % 2 or x.shape[-1] % 2:
+        if not x.is_floating_point():
+            raise ShapeError(f"met2net {what} must be a floating-point tensor, got dtype {x.dtype}")
+        if x.shape[-2] < 2 or x.shape[-1] < 2 or x.shape[-2] % 2 or x.shape[-1] % 2:
             raise ShapeError(
-                f"met2net {what}: the encoder halves the grid, so H and W must be even; got {tuple(x.shape[-2:])}"
+                f"met2net {what}: the encoder halves the grid, so H and W must be even and >= 2; got "
+                f"{tuple(x.shape[-2:])} in shape {tuple(x.shape)}"
             )
         return x
 

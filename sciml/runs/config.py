@@ -133,5 +133,12 @@ def load_config(
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     if validate_model:
+        if not cfg.model:
+            import sciml.models
+
+            raise ConfigError(
+                f"{path}: no model section; give model.name (one of {', '.join(sciml.models.available())}) and its "
+                "settings"
+            )
         validate_model_section(cfg.model)
     return cfg

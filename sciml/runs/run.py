@@ -25,7 +25,7 @@ from torch import nn
 
 from sciml.core.config import dump_config
 from sciml.core.errors import CheckpointError, DataFormatError
-from sciml.core.files import atomic_path
+from sciml.core.files import atomic_path, make_dirs
 from sciml.runs.config import ExperimentConfig, load_config
 from sciml.runs.tasks import get_task
 from sciml.training.checkpoint import load_checkpoint
@@ -55,7 +55,7 @@ def train_run(cfg: ExperimentConfig, run_dir: str | Path, resume: bool = False) 
     )
     if resume:
         trainer.resume(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(run_dir)
     dump_config(cfg, run_dir / "config.yaml")
     history = trainer.fit()
     task.after_training(run_dir, model, cfg, prepared, history)

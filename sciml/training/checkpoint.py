@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sciml.core.errors import CheckpointError
-from sciml.core.files import atomic_path, clean_stale_temporaries
+from sciml.core.files import atomic_path, clean_stale_temporaries, storage_error
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "FORMAT", "VERSION"]
 
@@ -51,6 +51,8 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
         raise CheckpointError(
             f"cannot write checkpoint {str(path)!r}: the state must hold only tensors and plain types ({e})"
         ) from None
+    except RuntimeError as e:  # torch's zip writer reports a full disk as "enforce fail ... unexpected pos"
+        raise storage_error(path, OSError(None, f"torch.save failed ({_why(e)})")) from None
     return path
 
 

@@ -30,6 +30,9 @@ class TrainConfig:
     ``loss`` names the default supervised loss (``sciml.metrics.losses.get_loss``: ``"relative_l2"``,
     ``"relative_h1"``, ``"mse"``); the Trainer's ``loss=`` argument overrides it.
     ``find_unused_parameters`` is passed to DDP (needed when parameters are frozen after the wrap).
+    ``explode_factor``: training stops with ``TrainingDivergedError`` when a finite step loss exceeds this factor times
+    the smallest absolute step loss seen so far in the run (and is positive, so objectives with negative losses such
+    as an ELBO never trip it); null disables the check. The loss becoming NaN or Inf always stops training.
     ``stages``: training phases (``sciml.models.protocol.Stage``: name, epochs, lr, trainable/frozen parameter
     patterns, ``init_from`` weights, settings for the model); with stages, ``epochs`` is their sum.
     """
@@ -55,6 +58,7 @@ class TrainConfig:
     monitor: str = "relative_l2"
     find_unused_parameters: bool = False
     stages: list[Stage] | None = None
+    explode_factor: float | None = 1e6
 
     def __post_init__(self) -> None:
         from sciml.metrics.losses import get_loss
@@ -76,6 +80,12 @@ class TrainConfig:
             raise ConfigError(f"train.grad_clip must be a finite number > 0 or null, got {self.grad_clip}")
         if self.seed < 0:
             raise ConfigError(f"train.seed must be >= 0, got {self.seed}")
+        if self.explode_factor is not None and not (math.isfinite(self.explode_factor) and self.explode_factor > 1):
+            raise ConfigError(f"train.explode_factor must be a finite number > 1 or null, got {self.explode_factor}")
+        names = [st.name for st in self.stages or []]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"train.stages: stage names must be unique (they label metrics), got {names}")
         _check_scheduler_params(self.scheduler, self.scheduler_params)
 
 

@@ -23,10 +23,16 @@ Around the steps: device selection (cuda if available), DDP under torchrun (``di
 per-epoch seeded shuffling (``DistributedSampler`` seeded by ``(seed, epoch)``, so the order never depends
 on history), ``metrics.jsonl`` (one JSON object per epoch, epochs counted from 1) and checkpoints
 ``checkpoints/last.pt`` / ``best.pt`` in ``run_dir`` (rank 0 only), exact resume (``resume``), and
-divergence detection: a non-finite loss (or gradient norm when ``grad_clip`` is set) raises
-``TrainingDivergedError`` naming the epoch and step and the last good checkpoint, which is never
-overwritten by the bad state. On CPU every step is checked before the optimizer step; on CUDA, to avoid a
-device sync per step, the checks run every ``log_every`` steps and at the end of each epoch.
+divergence detection: a non-finite loss or gradient norm, or a finite loss that explodes (above
+``train.explode_factor`` times the smallest positive step loss of the run; off once a loss is negative, since the
+ratio means nothing for signed objectives such as an ELBO), raises ``TrainingDivergedError`` naming the epoch and
+step and the last good checkpoint, which is never overwritten by the bad state. On CPU every step is checked before
+the optimizer step; on CUDA, to avoid a device sync per step, the checks run every ``log_every`` steps and at the end
+of each epoch (one transfer of the pending losses and norms per check).
+
+Every step also computes the global gradient norm (before clipping: the value ``clip_grad_norm_`` clips) as a
+device tensor; ``metrics.jsonl`` records its mean over the epoch's steps as ``train_grad_norm`` (summed on the device
+and read once per epoch on CUDA).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from sciml.core.config import from_dict, to_dict
 from sciml.core.errors import CheckpointError, ConfigError, TrainingDivergedError
-from sciml.core.files import atomic_path
+from sciml.core.files import atomic_path, make_dirs, storage_error
 from sciml.fields.grid import Grid
 from sciml.metrics.losses import get_loss, relative_h1, relative_l2
 from sciml.models.protocol import Objective, Stage, Staged, StepHook, apply_trainable, load_matching, model_spec
@@ -169,6 +175,10 @@ class Trainer:
         self.stop_training = False
         self._resumed = False
         self._last_good: tuple[Path, int] | None = None
+        # explosion guard: the smallest positive step loss of the run, and whether a negative loss was seen (then
+        # the loss is a signed objective and the ratio test is off); saved in checkpoints so a resume continues it
+        self._loss_floor: float | None = None
+        self._signed_loss = False
 
         self._custom_loss = isinstance(model, Objective)
         self._step_hook = model.after_step if isinstance(model, StepHook) else None
@@ -309,7 +319,7 @@ class Trainer:
         if not self._resumed and self.epoch == 0:
             _seed_everything(cfg.seed + self.rank)
         if self.is_main and self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.run_dir)
             if not self._resumed and self.epoch == 0:  # a fresh run: drop the log of an earlier one
                 (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
         self.stop_training = False
@@ -355,17 +365,24 @@ class Trainer:
         pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
         n_steps = 0
         n_samples = 0
+        norm_total = 0.0  # CPU: sum of the steps' gradient norms
+        norms: list[torch.Tensor] = []  # CUDA: the norms as device tensors, summed once per epoch
         for step, batch in enumerate(loader):
             n = _batch_len(batch)
             loss, metrics, norm = self._train_step(batch)
             if self._sync_checks:
-                value = loss.item()
-                if not (math.isfinite(value) and (norm is None or math.isfinite(norm.item()))):
+                value, norm_value = loss.item(), norm.item()
+                if not (math.isfinite(value) and math.isfinite(norm_value)):
                     self._diverged(epoch, step, loss, norm)
+                why = self._exploded(value)
+                if why is not None:
+                    self._diverged(epoch, step, loss, norm, why=why)
                 loss_total += value * n
+                norm_total += norm_value
             else:
                 loss = loss.detach()
                 losses.append(loss * n)
+                norms.append(norm)
                 pending.append((step, loss, norm))
             n_samples += n
             self.optimizer.step()
@@ -392,6 +409,8 @@ class Trainer:
 
         if losses:
             loss_total = float(torch.stack(losses).double().sum())
+        if norms:
+            norm_total = float(torch.stack(norms).double().sum())
         # per-sample means over every rank: [loss, samples, *model metrics] summed in one all-reduce
         keys = sorted(model_metrics)
         totals = torch.tensor(
@@ -406,6 +425,8 @@ class Trainer:
         record["train_loss"] = float(totals[0] / totals[1])
         for i, k in enumerate(keys):
             record[f"train_{k}"] = float(totals[2 + i] / totals[1])
+        # gradients are synchronised under DDP, so every rank computed the same norms
+        record["train_grad_norm"] = norm_total / max(n_steps, 1)
         record["lr"] = float(self.optimizer.param_groups[0]["lr"])
         if self.scheduler is not None and not self._step_scheduler_per_batch:
             self.scheduler.step()
@@ -431,9 +452,12 @@ class Trainer:
             fn(self, epoch)
 
         if self.is_main and self.run_dir is not None:
-            with open(self.run_dir / "metrics.jsonl", "a") as fh:
-                fh.write(json.dumps(record) + "\n")
-                fh.flush()
+            try:
+                with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+                    fh.flush()
+            except OSError as e:
+                raise storage_error(self.run_dir / "metrics.jsonl", e) from None
             if (epoch + 1) % cfg.checkpoint_every == 0 or last_epoch or self.stop_training or improved:
                 state = self.state_dict()
                 if (epoch + 1) % cfg.checkpoint_every == 0 or last_epoch or self.stop_training:
@@ -456,25 +480,58 @@ class Trainer:
             loss = self.loss_fn(pred, y, self.grid)  # losses run in fp32 outside autocast
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        norm = None
+        # the global gradient norm before clipping, as a device tensor (no sync): logged and checked for NaN/Inf
         if self.config.grad_clip is not None:
             norm = torch.nn.utils.clip_grad_norm_(self._params, self.config.grad_clip)
+        else:
+            grads = [p.grad for p in self._params if p.grad is not None]
+            norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
         return loss, metrics or {}, norm
 
     def _check_pending(self, epoch: int, pending: list[tuple[int, torch.Tensor, torch.Tensor | None]]) -> None:
         # every rank calls this at the same steps (log_every, end of epoch), so the consensus below is collective;
         # all ranks stop together (a lone rank would leave the others waiting in the next collective)
         bad = False
+        exploded = None
         if pending:
-            values = [v for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
-            bad = not bool(torch.isfinite(torch.stack(values)).all())
-        if self._on_any_rank(bad):
+            flat = [v.double() for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
+            values = torch.stack(flat).tolist()  # the one device->host transfer of this check
+            bad = not all(math.isfinite(v) for v in values)
+            if not bad:
+                it = iter(values)
+                for step, loss, norm in pending:
+                    value = next(it)
+                    if norm is not None:
+                        next(it)
+                    why = self._exploded(value)
+                    if why is not None:
+                        exploded = (step, loss, norm, why)
+                        break
+        if self._on_any_rank(bad or exploded is not None):
             for step, loss, norm in pending:
                 if not (torch.isfinite(loss) and (norm is None or torch.isfinite(norm))):
                     self._diverged(epoch, step, loss, norm)
+            if exploded is not None:
+                self._diverged(epoch, exploded[0], exploded[1], exploded[2], why=exploded[3])
             step, loss, norm = pending[0] if pending else (0, torch.tensor(float("nan")), None)
             self._diverged(epoch, step, loss, norm, here=False)
         pending.clear()
+
+    def _exploded(self, value: float) -> str | None:
+        """Update the explosion guard with one finite step loss; a description when it exploded, else None."""
+        factor = self.config.explode_factor
+        if value < 0:
+            self._signed_loss = True  # a signed objective (an ELBO, a log-likelihood): no scale to compare with
+        if factor is None or self._signed_loss or value <= 0:
+            return None
+        floor = self._loss_floor
+        if floor is not None and value > factor * floor:
+            return (
+                f"the loss exploded to {value:.6g}, more than train.explode_factor={factor:g} times the smallest loss "
+                f"of the run ({floor:.6g}); lower train.lr, set train.grad_clip, or raise or null explode_factor"
+            )
+        self._loss_floor = value if floor is None else min(floor, value)
+        return None
 
     def _on_any_rank(self, bad: bool) -> bool:
         """``bad`` on any process (one all-reduce under DDP; the local value otherwise)."""
@@ -485,15 +542,28 @@ class Trainer:
         return bool(flag.item() > 0)
 
     def _diverged(
-        self, epoch: int, step: int, loss: torch.Tensor, norm: torch.Tensor | None = None, here: bool = True
+        self,
+        epoch: int,
+        step: int,
+        loss: torch.Tensor,
+        norm: torch.Tensor | None = None,
+        here: bool = True,
+        why: str | None = None,
     ) -> None:
         value = float(loss.detach().float())
         if not here:
-            what = f"the loss or gradient is not finite on another process (rank {self.rank} saw loss {value:.6g})"
+            what = (
+                f"the loss or gradient is not finite on another process, or the loss exploded there (rank {self.rank} "
+                f"saw loss {value:.6g})"
+            )
+        elif why is not None:
+            what = why
         elif not math.isfinite(value):
             what = f"loss is {value}"
         else:
             what = f"gradient norm is not finite (loss {value:.6g})"
+            if self.world_size > 1:
+                what += " (gradients are averaged over the processes: a NaN loss on any rank reaches every rank)"
         if self._last_good is not None:
             where = f"the last good checkpoint is {self._last_good[0]} (after epoch {self._last_good[1]})"
         elif self.checkpoint_dir is not None and (self.checkpoint_dir / "last.pt").exists():
@@ -543,6 +613,7 @@ class Trainer:
             "train_config": to_dict(self.config),
             "metrics": list(self.history),
             "best": self.best,
+            "guard": {"loss_floor": self._loss_floor, "signed_loss": self._signed_loss},
         }
 
     def resume(self, path: str | Path | None = None) -> Trainer:
@@ -564,6 +635,7 @@ class Trainer:
         spec = model_spec(self.model)
         if spec is not None and state.get("model_name") not in (None, spec.name):
             raise CheckpointError(f"checkpoint {str(path)!r} holds model {state['model_name']!r}, not {spec.name!r}")
+        self._check_resume_state(path, state)
         if self.stages:
             index = int(state.get("stage") or 0)
             if not 0 <= index < len(self.stages):
@@ -571,6 +643,8 @@ class Trainer:
                     f"checkpoint {str(path)!r} was written in stage {index + 1}, this config has {len(self.stages)}"
                 )
             self._setup_stage(index, resumed=True)
+        # a refused checkpoint leaves the Trainer as it was (load_state_dict copies matching tensors before it raises)
+        before = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
@@ -578,11 +652,13 @@ class Trainer:
                 wanted = _schedule_shape(self.scheduler)  # built from the current config
                 self.scheduler.load_state_dict(state["scheduler"])
                 saved = _schedule_shape(self.scheduler)
-        except (RuntimeError, ValueError, KeyError) as e:
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            self.model.load_state_dict(before)
             raise CheckpointError(
-                f"checkpoint {str(path)!r} does not fit this model/optimizer: {str(e).splitlines()[0]}"
+                f"checkpoint {str(path)!r} does not fit this model/optimizer: {_first_lines(e)}"
             ) from None
         if self.scheduler is not None and state.get("scheduler") is not None and saved != wanted:
+            self.model.load_state_dict(before)
             raise ConfigError(
                 f"cannot resume {str(path)!r}: its {self.config.scheduler} schedule has {saved}, this config "
                 f"gives {wanted}; resume with the original train.epochs, batch_size and scheduler_params (the "
@@ -592,6 +668,9 @@ class Trainer:
         self.global_step = int(state["global_step"])
         self.history = list(state.get("metrics") or [])
         self.best = state.get("best")
+        guard = state.get("guard") if isinstance(state.get("guard"), dict) else {}  # absent in older checkpoints
+        self._loss_floor = guard.get("loss_floor")
+        self._signed_loss = bool(guard.get("signed_loss", False))
         if self.world_size == 1:
             set_rng_state(state["rng"])
         else:
@@ -600,17 +679,53 @@ class Trainer:
         self._last_good = (path, self.epoch)
         if self.is_main and self.run_dir is not None:
             # drop metric lines of epochs after the checkpoint (written before a crash) so lines == epochs
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_dirs(self.run_dir)
             with atomic_path(self.run_dir / "metrics.jsonl") as tmp:
                 Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in self.history))
         logger.info("resumed from %s at epoch %d (global step %d)", path, self.epoch, self.global_step)
         return self
+
+    def _check_resume_state(self, path: Path, state: dict[str, Any]) -> None:
+        """The entries ``resume`` needs, with their types, before anything is loaded (a file of an older sciml or of
+        another tool is refused naming the missing entry instead of failing half-way with a KeyError)."""
+        wanted: dict[str, tuple[type, ...]] = {
+            "model": (dict,),
+            "optimizer": (dict,),
+            "epoch": (int,),
+            "global_step": (int,),
+        }
+        if self.world_size == 1:
+            wanted["rng"] = (dict,)
+        for key, types in wanted.items():
+            if key not in state:
+                raise CheckpointError(
+                    f"checkpoint {str(path)!r} has no {key!r} entry (written by an older sciml or another tool?); "
+                    f"it holds {sorted(map(str, state))}"
+                )
+            value = state[key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise CheckpointError(
+                    f"checkpoint {str(path)!r}: entry {key!r} must be a {types[0].__name__}, got "
+                    f"{type(value).__name__} {value!r:.60}"
+                )
+        if not 0 <= state["epoch"] <= self.config.epochs:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} was written after epoch {state['epoch']} but this run has "
+                f"{self.config.epochs} epochs (train.epochs); resume with the original train.epochs or more"
+            )
 
     def __repr__(self) -> str:
         return (
             f"Trainer(model={type(self.model).__name__}, device={self.device}, world_size={self.world_size}, "
             f"epoch={self.epoch}/{self.config.epochs})"
         )
+
+
+def _first_lines(e: BaseException, n: int = 3) -> str:
+    """The first ``n`` non-empty lines of an error message on one line (torch's state-dict errors are multi-line)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    text = " ".join(lines[:n]) or type(e).__name__
+    return text if len(text) <= 600 else text[:597] + "..."
 
 
 def _has_manifold_parameters(params: list[torch.nn.Parameter]) -> bool:

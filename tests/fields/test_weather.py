@@ -118,4 +118,4 @@ def test_windows_read_through_a_bounded_block_cache(tmp_path):
         x, y = w[i]
         s = int(w.starts[i])
         np.testing.assert_array_equal(torch.cat([x, y], 1).numpy(), direct[:, s : s + 5])
-        assert len(w._cache) <= 2
+        assert len(w._cache) <= 2 and w.cache_bytes <= 2 * 5 * 2 * 8 * 16 * 4

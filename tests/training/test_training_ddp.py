@@ -60,7 +60,9 @@ def test_a_nan_on_one_rank_stops_every_rank_and_metrics_are_averaged(tmp_path):
     _run(torchrun + [worker, str(tmp_path), "nan"], tmp_path)
     errors = {r: (tmp_path / f"error_{r}.txt").read_text() for r in (0, 1)}
     assert "loss is nan" in errors[1] and "epoch 1" in errors[1]
-    assert "not finite on another process" in errors[0] and "step 1 of" in errors[0]
+    # rank 0 sees the NaN in its own gradients (averaged over the ranks) or through the consensus on the loss
+    assert "not finite on another process" in errors[0] or "gradient norm is not finite" in errors[0], errors[0]
+    assert "step 1 of" in errors[0]
 
     torchrun[-1] = f"--master_port={_free_port()}"
     _run(torchrun + [worker, str(tmp_path), "metrics"], tmp_path)

@@ -38,7 +38,7 @@ import h5py
 import numpy as np
 import torch
 
-from sciml.core.errors import DataFormatError, GridError, ShapeError
+from sciml.core.errors import DataFormatError, GridError, SciMLError, ShapeError
 from sciml.core.files import atomic_path
 from sciml.fields.grid import Grid, PointCloud
 from sciml.fields.metadata import canonical_attrs, check_mask_layout
@@ -106,8 +106,24 @@ def open_file(path: str | os.PathLike, mode: str = "r") -> Iterator[h5py.File]:
     try:
         with f:
             yield f
+    except SciMLError:
+        raise
     except (OSError, RuntimeError) as e:  # h5py low-level read errors (e.g. truncated data)
         raise DataFormatError(f"cannot read {p}: corrupt or truncated HDF5 data ({e})") from None
+    except (KeyError, ValueError, TypeError) as e:
+        # h5py reports a corrupt object header or datatype as KeyError / ValueError ("Unable to ...", "Insufficient
+        # precision ...": found by tests/reliability/test_properties.py flipping bytes); an error raised elsewhere
+        # is not about the file and propagates
+        if not _raised_in_h5py(e):
+            raise
+        raise DataFormatError(f"cannot read {p}: corrupt HDF5 data ({type(e).__name__}: {e})") from None
+
+
+def _raised_in_h5py(e: BaseException) -> bool:
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "h5py" in Path(tb.tb_frame.f_code.co_filename).parts  # h5py's .py and .pyx files
 
 
 def json_attr(obj: h5py.HLObject, key: str, default: Any = None, where: str = "") -> Any:
@@ -165,6 +181,8 @@ def group_arrays(g: h5py.Group, where: str, time_required: bool) -> tuple[h5py.D
     """``values`` and the grid of a field/trajectory group, with values, time and mask checked (nothing read)."""
     ds = get_dataset(g, "values", where)
     check_numeric(ds, where, "dataset 'values'")
+    if ds.ndim and ds.shape[0] == 0:
+        raise DataFormatError(f"{where}: dataset 'values' is empty (shape {ds.shape}, 0 samples)")
     if time_required or "time" in g:
         check_numeric(get_dataset(g, "time", where), where, "dataset 'time'", "iuf")
     if "grid" not in g:

@@ -165,7 +165,7 @@ class _Convolutional(SparseAutoencoder):
         return self._norms(self._from_lifted(self.decoder))
 
     def _prepare(self, x: Any, grid: Any) -> tuple[torch.Tensor, Any]:
-        if grid is None and isinstance(x, torch.Tensor) and x.dim() == self.ndim + 2:
+        if grid is None and isinstance(x, torch.Tensor) and x.dim() == self.ndim + 2 and 0 not in x.shape[2:]:
             grid = Grid.uniform(tuple(x.shape[2:]), periodic=True)
         elif grid is None and isinstance(x, Field):
             grid = x.grid

@@ -48,7 +48,7 @@ class OperatorEncoder(nn.Module):
         super().__init__()
         if n_layers < 0 or width < 1 or pool_width < 1:
             raise ConfigError(f"encoder needs n_layers >= 0, width >= 1, pool_width >= 1; got {n_layers}, {width}")
-        self.ndim, self.latent_dim = ndim, latent_dim
+        self.ndim, self.latent_dim, self.modes = ndim, latent_dim, modes
         self.lift = nn.Linear(in_channels, width)
         self.spectral = nn.ModuleList()
         self.pointwise = nn.ModuleList()
@@ -71,6 +71,12 @@ class OperatorEncoder(nn.Module):
         if len(self.spectral):
             if not grid.is_uniform:
                 raise GridError("the spectral layers of the operator encoder need a uniform grid; use encoder_layers=0")
+            if min(grid.shape) < self.modes:  # the rule of FNO: fewer points would drop modes without a word
+                raise GridError(
+                    f"VANO's operator encoder keeps encoder_modes={self.modes} Fourier modes per axis but the grid "
+                    f"{tuple(grid.shape)} has fewer points on some axis; evaluate on a grid with >= {self.modes} "
+                    "points per axis, or build the model with fewer encoder_modes (or encoder_layers=0)"
+                )
             for sc, pw in zip(self.spectral, self.pointwise):
                 # neuraloperator's SpectralConv computes in the precision of its (complex) weights
                 cdt = [p.dtype for p in sc.parameters() if p.is_complex()]

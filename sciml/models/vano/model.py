@@ -47,11 +47,11 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
 
 
-def _unpack(x: Any, grid: Grid | None) -> tuple[torch.Tensor, Grid]:
-    """A tensor plus grid or a Field, as ``(values, grid)`` (``resolve_input``), with at least one spatial axis."""
+def _unpack(x: Any, grid: Grid | None, ndim: int | None = None) -> tuple[torch.Tensor, Grid]:
+    """A tensor plus grid or a Field, as ``(values, grid)`` (``resolve_input``), with ``ndim`` spatial axes."""
     if isinstance(x, torch.Tensor) and x.dim() < 3:
         raise ShapeError(f"VANO expects (batch, channels, *spatial), got shape {tuple(x.shape)}")
-    return resolve_input(x, grid, None, None, "VANO")
+    return resolve_input(x, grid, ndim, None, "VANO")
 
 
 class VANO(nn.Module, Objective, Generative):
@@ -145,9 +145,11 @@ class VANO(nn.Module, Objective, Generative):
     # ------------------------------------------------------------------ encoder / decoder
     def encode(self, x: Any, grid: Grid | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters ``(mu, logvar)``, each ``(batch, latent_dim)``; logvar clamped to [-30, 20]."""
-        x, grid = _unpack(x, grid)
+        x, grid = _unpack(x, grid, self.ndim)
         if x.shape[1] != self.in_channels:
-            raise ShapeError(f"VANO was built for {self.in_channels} input channel(s), got {x.shape[1]}")
+            raise ShapeError(
+                f"VANO was built for {self.in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})"
+            )
         mu, logvar = self.encoder(x, grid)
         return mu, logvar.clamp(-30.0, 20.0)
 

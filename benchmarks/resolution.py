@@ -19,6 +19,12 @@ Two parts, both in one run (spec row ``resolution``: target error at 2N <= 1.1x 
    cases_mgno.py``); the CoDA-NO, CODANO and FNO rows are configured here (two variables, width 8) and are not the
    suite's cases (nor the trained models of part 1).
 
+MgNO is also evaluated (same trained weights, no retraining) natively and with the discretization-consistent
+V-cycle (``consistent=True``, restriction "interp" or "average", interpolation "linear" or "fourier"), all the
+identity at the training resolution. MgNO is built with the option on (the model default;
+``--no-mgno-consistent``: the native cycle, the same model at N). ``--models fno mgno`` runs only those rows (both
+parts); ``--name`` names the results file.
+
 Run: ``python benchmarks/resolution.py`` (about 7 minutes on 2 CPU cores, one thread, 74 s of it data, cached under
 ``data/resolution/``); ``--smoke`` for a seconds-long check.
 """
@@ -87,11 +93,13 @@ def _suite_case(family: str, name: str) -> ResolutionCase:
     return SUITE_CASES[name]
 
 
-def untrained_gaps(log):
+def untrained_gaps(log, models=MODELS):
     rows = []
     mgno = _suite_case("mgno", "mgno")
     assert mgno.periodic and (32, 32) in [tuple(b) for b in mgno.base_shapes]
     for case in [*CASES, mgno]:
+        if case.name.split("-")[0] not in models:
+            continue
         d = discretization_gaps(case, (32, 32))
         rows.append(
             {
@@ -155,6 +163,7 @@ def model_makers(args):
                 levels=args.mgno_levels,
                 padding="circular",
                 reference_resolution=args.res,
+                consistent=args.mgno_consistent,
             ),
             lambda model, x, g: model(x, g),
         ),
@@ -224,6 +233,8 @@ def train_and_transfer(args, log):
 
     rows = []
     for name, (make, fwd) in model_makers(args).items():
+        if name not in args.models:
+            continue
         torch.manual_seed(args.seed)
         model = make()
         gen = torch.Generator().manual_seed(args.seed)  # the same minibatches for every model
@@ -243,6 +254,21 @@ def train_and_transfer(args, log):
             except Exception as exc:  # record why a model cannot run at a size instead of stopping the benchmark
                 errors[str(r)] = None
                 failures[str(r)] = f"{type(exc).__name__}: {exc}"[:300]
+        variants = {}
+        if name == "mgno":  # the same weights with each transfer option (identity at the training grid)
+            saved = [(c.consistent, c.restriction, c.interpolation) for c in model.cycles]
+            for vname, cons, restr, interp in [
+                ("native", False, "interp", "linear"),
+                ("consistent_interp", True, "interp", "linear"),
+                ("consistent_average", True, "average", "linear"),
+                ("consistent_fourier", True, "interp", "fourier"),
+            ]:
+                for c in model.cycles:
+                    c.consistent, c.restriction, c.interpolation, c._transfer_cache = cons, restr, interp, None
+                variants[vname] = {str(r): evaluate(model, fwd, *tests[r], grids[r]) for r in res}
+                log(f"  mgno {vname:20s} " + " ".join(f"@{r}={v:.4f}" for r, v in variants[vname].items()))
+            for c, (cons, restr, interp) in zip(model.cycles, saved):
+                c.consistent, c.restriction, c.interpolation, c._transfer_cache = cons, restr, interp, None
         e_n = errors[str(args.res)]
         ratios = {
             f"{r}/{args.res}": (errors[str(r)] / e_n if errors[str(r)] is not None and e_n else None)
@@ -255,6 +281,7 @@ def train_and_transfer(args, log):
             "params": sum(p.numel() for p in model.parameters()),
             "test_rel_l2": errors,
             "failures": failures,
+            "variants_test_rel_l2": variants,
             "ratio_to_train_res": ratios,
             "ratio_2N_over_N": ratio,
             "target_met": ratio is not None and ratio <= TARGET_RATIO,
@@ -309,6 +336,14 @@ def main(argv=None):
     ap.add_argument("--codano-width", type=int, default=16, help="CoDA-NO / CODANO token width")
     ap.add_argument("--modes", type=int, default=12)
     ap.add_argument("--mgno-levels", type=int, default=3)
+    ap.add_argument(
+        "--mgno-consistent",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="MgNO with consistent=True (the model default; --no-mgno-consistent: the native cycle)",
+    )
+    ap.add_argument("--models", nargs="+", default=MODELS, choices=MODELS, help="rows to run (both parts)")
+    ap.add_argument("--name", default="resolution", help="results file name")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
@@ -326,7 +361,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     trained, info = train_and_transfer(args, log)
     t_trained = time.perf_counter() - t0
-    gaps = untrained_gaps(log)
+    gaps = untrained_gaps(log, args.models)
     summary = {
         "seconds": time.perf_counter() - t0,
         "seconds_trained_part": t_trained,
@@ -345,6 +380,10 @@ def main(argv=None):
         errs = "/".join(f"{e[str(k)]:.3f}" if e[str(k)] is not None else "n/a" for k in info["test_resolutions"])
         ratio = f"{r['ratio_2N_over_N']:.2f}" if r["ratio_2N_over_N"] is not None else "n/a"
         parts.append(f"{r['model']} {errs} (2N/N {ratio}{' ok' if r['target_met'] else ' MISS'})")
+        for vname, ve in r.get("variants_test_rel_l2", {}).items():
+            v_ratio = ve[str(2 * n)] / ve[str(n)]
+            v_errs = "/".join(f"{ve[str(k)]:.3f}" for k in info["test_resolutions"])
+            parts.append(f"{r['model']}[{vname}] {v_errs} (2N/N {v_ratio:.2f})")
     res_txt = "/".join(str(k) for k in info["test_resolutions"])
     line = (
         f"trained at {n} (NS, {args.n_train} pairs, {args.steps} Adam steps), test rel L2 @{res_txt}: "
@@ -354,7 +393,7 @@ def main(argv=None):
         + f"; {summary['seconds']:.0f} s"
     )
     results = {"trained_transfer": trained, "discretization_gap": gaps, "summary": summary}
-    save_results("resolution_smoke" if args.smoke else "resolution", results, command, line)
+    save_results(args.name + "_smoke" if args.smoke else args.name, results, command, line)
     log(line)
     return results
 

@@ -41,6 +41,26 @@ spacing at ``reference_resolution``. By linearity this multiplies the whole cycl
 h_ref,y)``, which is what an approximate inverse of a second-order differential operator does; it is the identity
 at the reference resolution. Whether it helps transfer is measured in benchmarks/darcy_mgno.py (docs/models/mgno.md).
 Limits: 2-D only; the number of levels is fixed, so on a finer grid the coarsest level is finer as well.
+Measured: it does not make the cycle consistent (the gap grows with N; docs/models/mgno.md).
+
+``consistent=True`` (discretization-consistent cycle): the learned levels are pinned to physical spacings, the
+finest one to the spacing of the ``reference_resolution`` grid (same bounds and periodic flags as the input grid)
+and the coarsest to ``2^(levels-1)`` times it, whatever the input grid. On another grid the cycle is
+
+    W_h f = P_h W_ref R_h f,
+
+with ``R_h`` (input grid -> reference grid) and ``P_h`` (reference grid -> input grid) fixed, grid-consistent
+transfers: separable piecewise-linear interpolation in physical coordinates (periodic axes wrap around). On a
+finer grid they are the extra, unlearned levels of the V-cycle (the learned stencils never see a spacing other
+than the one they were trained at); on a coarser grid the input is first interpolated onto the reference grid.
+Both transfers are interpolatory: on grids that contain the reference nodes (N = 2^k N_ref, periodic) ``R_h`` is
+exact injection, so the cycle's output at the reference nodes is the same on every such grid. ``restriction=
+"average"`` replaces ``R_h`` on finer grids by the row-normalised adjoint of ``P_h`` (full weighting at 2N_ref):
+it low-passes the fine input instead of sampling it. ``interpolation="fourier"`` uses trigonometric
+interpolation on the periodic axes (exact for band-limited functions, still interpolatory) instead of piecewise
+linear. On the reference grid itself both transfers are the identity (skipped), so a model trained there
+computes exactly what ``consistent=False`` computes: the option has no parameters and old checkpoints load either
+way.
 """
 
 from __future__ import annotations
@@ -48,15 +68,66 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from sciml.core.errors import ConfigError, ShapeError
 
-__all__ = ["VCycle", "PADDING_MODES", "pad_axes", "resolve_padding"]
+__all__ = [
+    "VCycle",
+    "PADDING_MODES",
+    "RESTRICTIONS",
+    "pad_axes",
+    "resolve_padding",
+    "linear_interp_matrix",
+    "fourier_interp_matrix",
+]
 
 PADDING_MODES = ("zeros", "circular", "reflect")
+RESTRICTIONS = ("interp", "average")
+INTERPOLATIONS = ("linear", "fourier")
+
+
+def fourier_interp_matrix(n_src: int, dst, lo: float, hi: float) -> np.ndarray:
+    """``(len(dst), n_src)`` float64 matrix of trigonometric interpolation from ``n_src`` periodic nodes
+    ``lo + (hi - lo) j / n_src`` to ``dst`` (the real interpolant; the Nyquist mode of an even ``n_src`` as a cosine).
+    Interpolatory (a target on a node gets that node) and exact for band-limited functions below the Nyquist mode."""
+    d = (np.asarray(dst, dtype=np.float64)[:, None] - lo) / (hi - lo) - np.arange(n_src)[None, :] / n_src
+    ks = np.arange(1, (n_src - 1) // 2 + 1)
+    mat = 1.0 + 2.0 * np.cos(2 * np.pi * d[..., None] * ks).sum(-1)
+    if n_src % 2 == 0:
+        mat = mat + np.cos(np.pi * n_src * d)
+    return mat / n_src
+
+
+def linear_interp_matrix(src, dst, lo: float, hi: float, periodic: bool) -> np.ndarray:
+    """``(len(dst), len(src))`` float64 matrix of piecewise-linear interpolation from nodes ``src`` to ``dst``.
+
+    ``src`` is sorted; on a periodic axis of period ``hi - lo`` the last node connects to the first one, otherwise
+    targets outside ``[src[0], src[-1]]`` take the end value. A target equal to a node gets exactly that node.
+    """
+    src, dst = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
+    n = src.size
+    mat = np.zeros((dst.size, n))
+    if n == 1:
+        mat[:, 0] = 1.0
+        return mat
+    if periodic:
+        length = hi - lo
+        nodes = np.concatenate([[src[-1] - length], src, [src[0] + length]])
+        idx = np.concatenate([[n - 1], np.arange(n), [0]])
+        t = lo + np.mod(dst - lo, length)
+    else:
+        nodes, idx = src, np.arange(n)
+        t = np.clip(dst, src[0], src[-1])
+    j = np.clip(np.searchsorted(nodes, t, side="right") - 1, 0, nodes.size - 2)
+    w = (t - nodes[j]) / (nodes[j + 1] - nodes[j])
+    rows = np.arange(dst.size)
+    np.add.at(mat, (rows, idx[j]), 1.0 - w)
+    np.add.at(mat, (rows, idx[j + 1]), w)
+    return mat
 
 
 def resolve_padding(padding: str | Sequence[str], periodic: Sequence[bool] | None, ndim: int = 2) -> tuple[str, ...]:
@@ -114,7 +185,14 @@ class VCycle(nn.Module):
             May also be "auto", resolved per call from the grid's periodic flags.
         residual_restriction: restrict the residual ``f - A u`` (multigrid) instead of ``f``.
         scale_stencils: finite-difference scaling of A and S with the grid spacing (see module docstring).
-        reference_resolution: grid size (per axis, or one int) at which ``scale_stencils`` is the identity.
+        reference_resolution: grid size (per axis, or one int) at which ``scale_stencils`` is the identity, and
+            the grid the learned levels live on when ``consistent``.
+        consistent: run the learned levels on the reference grid and transfer to/from the input grid with fixed
+            interpolation (see module docstring); no extra parameters.
+        restriction: transfer to the reference grid from a finer grid when ``consistent``: "interp" (piecewise
+            linear interpolation, injection on nested grids) or "average" (normalised adjoint of the prolongation).
+        interpolation: "linear" (piecewise linear on every axis) or "fourier" (trigonometric interpolation on the
+            periodic axes of uniform grids, linear elsewhere) for the ``consistent`` transfers.
     """
 
     def __init__(
@@ -129,6 +207,9 @@ class VCycle(nn.Module):
         residual_restriction: bool = True,
         scale_stencils: bool = False,
         reference_resolution: int | Sequence[int] = 64,
+        consistent: bool = False,
+        restriction: str = "interp",
+        interpolation: str = "linear",
     ) -> None:
         super().__init__()
         for name, v, lo in [
@@ -151,6 +232,14 @@ class VCycle(nn.Module):
         if len(ref) != 2 or any(int(r) < 2 for r in ref):
             raise ConfigError(f"reference_resolution must be an int >= 2 or two of them, got {reference_resolution!r}")
         self.reference_resolution = [int(r) for r in ref]
+        if restriction not in RESTRICTIONS:
+            raise ConfigError(f"restriction must be one of {RESTRICTIONS}, got {restriction!r}")
+        if interpolation not in INTERPOLATIONS:
+            raise ConfigError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+        self.consistent = bool(consistent)
+        self.restriction = restriction
+        self.interpolation = interpolation
+        self._transfer_cache = None  # (grid, (dtype, device), (ref_grid, R_y, R_x, P_y, P_x)); not state
         ci, co = in_channels, out_channels
         self.A = nn.ParameterList([_stencil(ci, co) for _ in range(levels)])
         self.S_pre = nn.ParameterList()
@@ -195,22 +284,81 @@ class VCycle(nn.Module):
         up = F.conv_transpose2d(pad_axes(u_coarse, modes), w, stride=2)
         return up[..., 3 : 3 + fine_shape[0], 3 : 3 + fine_shape[1]]
 
+    def transfers(self, grid, dtype=torch.float64, device="cpu"):
+        """``(ref_grid, R_y, R_x, P_y, P_x)`` for ``consistent``: the reference grid and the per-axis transfer
+        matrices (R: reference <- input, P: input <- reference), or None when ``grid`` is the reference grid."""
+        key = (dtype, torch.device(device))
+        hit = self._transfer_cache
+        if hit is not None and hit[0] is grid and hit[1] == key:
+            return hit[2]
+        from sciml.fields.grid import Grid, coords_match
+
+        ref = Grid.uniform(self.reference_resolution, bounds=grid.bounds, periodic=grid.periodic)
+        if tuple(grid.shape) == tuple(ref.shape) and all(coords_match(a, b) for a, b in zip(grid.coords, ref.coords)):
+            out = None
+        else:
+            mats_r, mats_p = [], []
+            for i, (c, cr, (lo, hi), per) in enumerate(zip(grid.coords, ref.coords, grid.bounds, grid.periodic)):
+                fourier = self.interpolation == "fourier" and per
+                if fourier and not grid.is_uniform_axis(i):
+                    raise ConfigError("VCycle: interpolation='fourier' needs a uniform grid on its periodic axes")
+                # (n, n_ref): input grid <- reference grid
+                # fourier: nodes at c[0] + L j / n (an offset periodic grid is handled by its first node)
+                length = hi - lo
+                if fourier:
+                    p = fourier_interp_matrix(cr.size, c, float(cr[0]), float(cr[0]) + length)
+                else:
+                    p = linear_interp_matrix(cr, c, lo, hi, per)
+                if self.restriction == "average" and c.size > cr.size:
+                    r = p.T / p.T.sum(axis=1, keepdims=True)
+                elif fourier:
+                    r = fourier_interp_matrix(c.size, cr, float(c[0]), float(c[0]) + length)  # (n_ref, n)
+                else:
+                    r = linear_interp_matrix(c, cr, lo, hi, per)
+                mats_r.append(torch.as_tensor(r, dtype=dtype, device=device))
+                mats_p.append(torch.as_tensor(p, dtype=dtype, device=device))
+            out = (ref, mats_r[0], mats_r[1], mats_p[0], mats_p[1])
+        self._transfer_cache = (grid, key, out)
+        return out
+
     def forward(self, f: torch.Tensor, grid=None, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Apply the cycle to ``f`` (batch, C_in, H, W); ``grid`` gives periodic flags and spacing.
 
         ``mask`` (broadcastable to (batch, 1, H, W), 1 inside the domain, 0 outside) holds the fields at zero
         outside the domain on every level after every stencil (homogeneous Dirichlet on the complement).
+        With ``consistent``, the cycle runs on the reference grid between fixed transfers (module docstring).
         """
         if f.dim() != 4 or f.shape[1] != self.in_channels:
             raise ShapeError(f"VCycle expects (batch, {self.in_channels}, H, W), got shape {tuple(f.shape)}")
-        modes = resolve_padding(self.padding, None if grid is None else grid.periodic)
-        scale = self.stencil_scale(grid)
-        coarsest = [math.ceil(n / 2 ** (self.levels - 1)) for n in f.shape[2:]]
+        if self.consistent:
+            # an input grid must still resolve the coarsest level (the same rule as the native cycle)
+            self._check_levels(f.shape[2:])
+            if grid is None:
+                from sciml.fields.grid import Grid
+
+                grid = Grid.uniform(tuple(f.shape[2:]))
+            t = self.transfers(grid, f.dtype, f.device)
+            if t is not None:
+                if mask is not None:
+                    raise ConfigError("VCycle: mask is not supported with consistent=True off the reference grid")
+                ref, ry, rx, py, px = t
+                f_ref = torch.matmul(ry, torch.matmul(f, rx.T))
+                u_ref = self._cycle(f_ref, ref, None)
+                return torch.matmul(py, torch.matmul(u_ref, px.T))
+        return self._cycle(f, grid, mask)
+
+    def _check_levels(self, shape) -> None:
+        coarsest = [math.ceil(n / 2 ** (self.levels - 1)) for n in shape]
         if min(coarsest) < 2:
             raise ShapeError(
-                f"grid {tuple(f.shape[2:])} is too small for {self.levels} multigrid levels "
+                f"grid {tuple(shape)} is too small for {self.levels} multigrid levels "
                 f"(coarsest grid would be {tuple(coarsest)}); use fewer levels"
             )
+
+    def _cycle(self, f: torch.Tensor, grid, mask: torch.Tensor | None) -> torch.Tensor:
+        modes = resolve_padding(self.padding, None if grid is None else grid.periodic)
+        scale = self.stencil_scale(grid)
+        self._check_levels(f.shape[2:])
         masks = [None] * self.levels
         if mask is not None:
             m = mask.to(f.dtype)
@@ -258,5 +406,6 @@ class VCycle(nn.Module):
         return (
             f"{self.in_channels} -> {self.out_channels}, levels={self.levels}, pre={self.n_pre}, "
             f"post={self.n_post}, padding={self.padding!r}, residual_restriction={self.residual_restriction}, "
-            f"scale_stencils={self.scale_stencils}"
+            f"scale_stencils={self.scale_stencils}, consistent={self.consistent}, restriction={self.restriction!r}, "
+            f"interpolation={self.interpolation!r}"
         )

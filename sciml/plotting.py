@@ -348,3 +348,47 @@ def plot_skill_curves(evals: dict, path: str | Path, metric: str = "rmse_lat") -
     axes[0, 0].set_ylabel(metric)
     axes[0, -1].legend(fontsize=8)
     return _save(fig, path)
+
+
+# ------------------------------------------------------------------------------------------ dictionaries (SAE)
+def plot_atoms(true, learned, grid, path: str | Path, recovery: dict | None = None, n: int = 8) -> Path:
+    """True atoms ``(K, C, N)`` next to their matched learned atoms (``recovery`` from
+    ``sciml.metrics.dictionary.matched_atom_distance``: ``assignment``, ``distances``, ``shift_invariant``); learned
+    atoms shifted (convolutional codes), sign-flipped and scaled onto the true ones. Without ``true``, the learned
+    atoms alone (flattened)."""
+    learned = torch.as_tensor(learned).double()
+    if true is None or recovery is None:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        flat = learned.reshape(learned.shape[0], -1)
+        for k in range(min(n, flat.shape[0])):
+            ax.plot(_np(flat[k]), lw=1)
+        ax.set_title("learned atoms")
+        return _save(fig, path)
+    true = torch.as_tensor(true).double()
+    n = min(n, true.shape[0])
+    fig, axes = plt.subplots(n, 1, figsize=(6, 1.3 * n), sharex=True, squeeze=False)
+    t = grid.coords[0]
+    for i in range(n):
+        a, b = true[i, 0], learned[recovery["assignment"][i], 0]
+        if recovery["shift_invariant"]:  # align the learned atom by its best circular shift
+            corr = torch.fft.ifft(torch.fft.fft(a) * torch.fft.fft(b).conj()).real
+            b = torch.roll(b, int(corr.abs().argmax()))
+        b = b * torch.sign((a * b).sum()) * a.norm() / b.norm().clamp_min(1e-12)
+        axes[i, 0].plot(t, _np(a), "k", lw=1.5, label="true")
+        axes[i, 0].plot(t, _np(b), "C1--", lw=1.2, label="recovered")
+        axes[i, 0].set_ylabel(f"{recovery['distances'][i]:.2f}", rotation=0, labelpad=18)
+    axes[0, 0].legend(loc="upper right", fontsize=7)
+    axes[0, 0].set_title("true vs recovered atoms (label: sine distance)")
+    return _save(fig, path)
+
+
+def plot_recovery_curve(distances: Sequence[float], threshold: float, path: str | Path) -> Path:
+    """Fraction of true atoms recovered below each sine distance (a step curve), with the threshold marked."""
+    d = sorted(distances)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.step(d, [(i + 1) / len(d) for i in range(len(d))], where="post")
+    ax.axvline(threshold, color="grey", ls=":")
+    ax.set_xlabel("sine distance")
+    ax.set_ylabel("fraction of true atoms recovered")
+    ax.set_xlim(0, 1)
+    return _save(fig, path)

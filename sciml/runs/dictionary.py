@@ -29,7 +29,6 @@ from torch import nn
 import sciml.models
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.core.registry import accepted_keys
-from sciml.fields.datasets import split_indices
 from sciml.fields.hdf5 import list_groups, read_field
 from sciml.metrics.dictionary import (
     coherence,
@@ -41,7 +40,7 @@ from sciml.metrics.dictionary import (
 )
 from sciml.metrics.losses import relative_l2
 from sciml.runs.config import DataConfig, ExperimentConfig
-from sciml.runs.operator import open_dataset, test_dataset
+from sciml.runs.operator import open_dataset, test_dataset, train_val_datasets
 from sciml.runs.tasks import Prepared, Task
 
 log = logging.getLogger(__name__)
@@ -75,19 +74,9 @@ class DictionaryEvalConfig:
 
 def _datasets(cfg: ExperimentConfig):
     d = cfg.data
-    if not d.train:
-        raise ConfigError("data.train is missing: give a file (sciml data generate datasets/sparse_dictionary.yaml)")
     if d.input != d.output:
         raise ConfigError(f"a dictionary run reconstructs its input: data.input ({d.input!r}) must equal data.output")
-    full = open_dataset(cfg, d.train, d.resolution)
-    if d.val or d.test:
-        train, val = full, open_dataset(cfg, d.val or d.test, d.resolution)
-    else:
-        parts = split_indices(len(full), d.split or [0.8, 0.2], seed=cfg.seed)
-        train, val = full.subset(parts[0]), full.subset(parts[1])
-    if d.n_train is not None:
-        train = train.subset(range(min(d.n_train, len(train))))
-    return train, val
+    return train_val_datasets(cfg)
 
 
 def _run(model: nn.Module, ds, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,9 +117,7 @@ class DictionaryTask(Task):
 
     def prepare(self, cfg: ExperimentConfig, resume: bool = False) -> Prepared:
         train, val = _datasets(cfg)
-        x0 = train[0][0]
-        if not torch.isfinite(x0).all():
-            raise ConfigError(f"the training data ({cfg.data.train}) hold non-finite values in sample 0")
+        x0 = train[0][0]  # the dataset refuses a sample with NaN/Inf on read
         kwargs = {"in_channels": int(x0.shape[0]), "ndim": x0.dim() - 1, "resolution": list(x0.shape[1:])}
         return Prepared(train, val, train.grid, model_kwargs=kwargs)
 
@@ -224,63 +211,19 @@ class DictionaryTask(Task):
         return lines
 
     def plot(self, run_dir: Path, model: nn.Module, cfg: ExperimentConfig, evals: dict | None) -> list[Path]:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from sciml.core.files import atomic_path
+        from sciml import plotting
 
         out = run_dir / "plots"
-        out.mkdir(parents=True, exist_ok=True)
         path = (evals or {}).get("data") or cfg.data.test or cfg.data.val or cfg.data.train
         atoms = true_atoms(path, cfg.eval.atoms_group) if path and "{res}" not in path else None
         model = model.cpu().eval()
         if atoms is None or atoms.grid.ndim != 1:
             log.info("no 1-D true atoms in %s: plotting the learned atoms only", path)
             grid = atoms.grid if atoms is not None else test_dataset(cfg, None, None).grid
-            learned = model.atoms(grid)
-            fig, ax = plt.subplots(figsize=(6, 3))
-            flat = learned.reshape(learned.shape[0], -1)
-            for k in range(min(8, flat.shape[0])):
-                ax.plot(flat[k].numpy(), lw=1)
-            ax.set_title("learned atoms")
-            target = out / "atoms.png"
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format="png", dpi=100)
-            plt.close(fig)
-            return [target]
+            return [plotting.plot_atoms(None, model.atoms(grid).double(), grid, out / "atoms.png")]
         rec = recovery(model, atoms, cfg.eval.threshold)
         learned = model.atoms(atoms.grid).double()
-        true = atoms.values.double()
-        t = atoms.grid.coords[0]
-        n = min(8, true.shape[0])
-        fig, axes = plt.subplots(n, 1, figsize=(6, 1.3 * n), sharex=True, squeeze=False)
-        for i in range(n):
-            j = rec["assignment"][i]
-            a, b = true[i, 0], learned[j, 0]
-            if rec["shift_invariant"]:  # align the learned atom by its best circular shift
-                corr = torch.fft.ifft(torch.fft.fft(a) * torch.fft.fft(b).conj()).real
-                b = torch.roll(b, int(corr.abs().argmax()))
-            b = b * torch.sign((a * b).sum()) * a.norm() / b.norm().clamp_min(1e-12)
-            axes[i, 0].plot(t, a.numpy(), "k", lw=1.5, label="true")
-            axes[i, 0].plot(t, b.numpy(), "C1--", lw=1.2, label="recovered")
-            axes[i, 0].set_ylabel(f"{rec['distances'][i]:.2f}", rotation=0, labelpad=18)
-        axes[0, 0].legend(loc="upper right", fontsize=7)
-        axes[0, 0].set_title("true vs recovered atoms (label: sine distance)")
-        paths = [out / "atoms.png"]
-        with atomic_path(paths[0]) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-        plt.close(fig)
-        fig, ax = plt.subplots(figsize=(4, 3))
-        d = sorted(rec["distances"])
-        ax.step(d, [(i + 1) / len(d) for i in range(len(d))], where="post")
-        ax.axvline(cfg.eval.threshold, color="grey", ls=":")
-        ax.set_xlabel("sine distance")
-        ax.set_ylabel("fraction of true atoms recovered")
-        ax.set_xlim(0, 1)
-        paths.append(out / "recovery.png")
-        with atomic_path(paths[1]) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-        plt.close(fig)
-        return paths
+        return [
+            plotting.plot_atoms(atoms.values.double(), learned, atoms.grid, out / "atoms.png", rec),
+            plotting.plot_recovery_curve(rec["distances"], cfg.eval.threshold, out / "recovery.png"),
+        ]

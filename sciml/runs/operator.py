@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 import sciml.models
-from sciml.core.errors import CheckpointError, ConfigError, InvalidValueError
+from sciml.core.errors import CheckpointError, ConfigError
 from sciml.fields.datasets import OperatorDataset, TrajectoryDataset, channel_stats, split_indices
 from sciml.fields.grid import Grid
 from sciml.models.inputs import resolve_input
@@ -43,7 +43,15 @@ from sciml.training.trainer import evaluate_model
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OperatorTask", "Normalized", "normalized", "build_run_model", "open_dataset", "test_dataset"]
+__all__ = [
+    "OperatorTask",
+    "Normalized",
+    "normalized",
+    "build_run_model",
+    "open_dataset",
+    "test_dataset",
+    "train_val_datasets",
+]
 
 
 @dataclass
@@ -194,7 +202,9 @@ def _split(cfg: ExperimentConfig, ds):
     return [ds.subset(p) for p in parts]
 
 
-def _datasets(cfg: ExperimentConfig):
+def train_val_datasets(cfg: ExperimentConfig):
+    """The training and validation datasets of ``cfg.data``: files, or a seeded split of the training file;
+    ``n_train`` (refused when the file has fewer) and ``n_test`` applied."""
     d = cfg.data
     if not d.train:
         raise ConfigError("data.train is missing: give the path of a training file (sciml data generate ...)")
@@ -274,11 +284,11 @@ class OperatorTask(Task):
     eval_config = OperatorEvalConfig
 
     def prepare(self, cfg: ExperimentConfig, resume: bool = False) -> Prepared:
-        train, val = _datasets(cfg)
-        # a bad validation/test file is refused now, before the run directory exists (not at the first evaluation)
-        for ds, role in ((train, "training"), (val, "validation")):
-            if ds is not None and len(ds) > 0:
-                check_item(ds, role)
+        train, val = train_val_datasets(cfg)
+        # reading a sample makes the datasets check it (NaN/Inf, grids): a bad validation/test file is refused now,
+        # before the run directory exists, not at the first evaluation
+        if val is not None and len(val) > 0:
+            val[0]
         x0, y0 = train[0]
         return Prepared(train, val, train.grid, extra={"channels": (x0.shape[0], y0.shape[0])})
 
@@ -354,13 +364,3 @@ class OperatorTask(Task):
             tr = tr[0] if isinstance(tr, list) else tr
             paths.append(plotting.plot_error_vs_resolution(evals["results"], out / "error_vs_resolution.png", tr))
         return paths
-
-
-def check_item(ds, role: str) -> None:
-    """Read the first item of ``ds`` and refuse NaN/Inf values, naming the dataset's role and file."""
-    x, y = ds[0]
-    for what, t in (("input", x), ("output", y)):
-        if not torch.isfinite(t).all():
-            raise InvalidValueError(
-                f"the {role} data ({getattr(ds, 'path', '?')}) hold non-finite {what} values in sample 0"
-            )

@@ -12,7 +12,9 @@ and the codes stop being sparse; benchmarks/sae_recovery.py found it).
 
 ``act`` is ReLU or TopK (exactly k active codes per sample, or per position for convolutional codes; TopK keeps the
 selected pre-activations as they are, so exactly k codes are non-zero: a negative code is a sign-flipped atom).
-Concrete models (``dense.py``, ``conv.py``) give ``E``, ``D``, the norm of an atom and how to re-seed one.
+The base class also owns the parameters every variant has (``_init_dictionary``: decoder atoms, encoder, biases,
+the optional pointwise lift ``P`` / projection ``Q``) and the atom norms; concrete models (``dense.py``,
+``conv.py``) give the encoder and decoder maps and how to re-seed an atom.
 
 Unit-norm atoms (the ``StepHook``): the component of the decoder gradient parallel to each atom is removed during
 backward by a tensor hook on the decoder weight, so a step moves atoms along the sphere to first order, and
@@ -29,6 +31,7 @@ dead pre-activations must reconstruct the residual ``x - x_hat``, normalised by 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -80,6 +83,51 @@ class SparseAutoencoder(nn.Module, Objective, StepHook):
         self.register_buffer("since_fired", torch.zeros(n_latents, dtype=torch.float64))
         self._last_residual: torch.Tensor | None = None
 
+    def _init_dictionary(
+        self,
+        in_channels: int,
+        lift_channels: int | None,
+        atom_shape: Sequence[int],
+        pre_bias_shape: Sequence[int],
+        encoder_of: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        """Create ``decoder (K, c, *atom_shape)`` (unit-norm random atoms, ``c`` the lifted width or
+        ``in_channels``), ``encoder = encoder_of(decoder)`` (the matched filter), zero biases and, with
+        ``lift_channels``, ``lift`` P and ``project`` Q = P^T (orthonormal columns)."""
+        if lift_channels is not None and lift_channels < 1:
+            raise ConfigError(f"{type(self).__name__}: lift_channels must be >= 1 or null, got {lift_channels}")
+        self.in_channels, self.lift_channels = int(in_channels), lift_channels
+        if lift_channels is not None:
+            a = torch.randn(lift_channels, in_channels)
+            q, _ = torch.linalg.qr(a)
+            self.lift = nn.Parameter(q[:, :in_channels].contiguous())
+            self.project = nn.Parameter(q[:, :in_channels].T.contiguous())
+        dec = torch.randn(self.n_latents, lift_channels or in_channels, *atom_shape)
+        self.decoder = nn.Parameter(dec / self._norms(dec).view(-1, *([1] * (dec.dim() - 1))))
+        self.encoder = nn.Parameter(encoder_of(self.decoder.detach()).clone())
+        self.encoder_bias = nn.Parameter(torch.zeros(self.n_latents))
+        self.pre_bias = nn.Parameter(torch.zeros(*pre_bias_shape))
+        self._register_atom_hook(self.decoder)
+
+    @staticmethod
+    def _norms(w: torch.Tensor) -> torch.Tensor:
+        """Per-atom norm of ``w (K, c, ...)``: RMS over the grid, summed over channels."""
+        return (w**2).reshape(w.shape[0], w.shape[1], -1).mean(2).sum(1).sqrt()
+
+    def atom_norms(self) -> torch.Tensor:
+        """``(K,)`` norms of the atoms (RMS over their grid, summed over channels)."""
+        return self._norms(self.decoder)
+
+    def penalty_norms(self) -> torch.Tensor:
+        """``(K,)`` norms of the atoms in data space (``Q d_k``), the weights of the L1 penalty."""
+        return self._norms(self._from_lifted(self.decoder))
+
+    def _to_lifted(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("lc,bc...->bl...", self.lift, x) if self.lift_channels is not None else x
+
+    def _from_lifted(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("cl,bl...->bc...", self.project, y) if self.lift_channels is not None else y
+
     # ------------------------------------------------------------------------------------- subclass contract
     @abc.abstractmethod
     def _prepare(self, x: Any, grid: Any) -> tuple[torch.Tensor, Any]:
@@ -92,18 +140,6 @@ class SparseAutoencoder(nn.Module, Objective, StepHook):
     @abc.abstractmethod
     def decode_codes(self, z: torch.Tensor, grid: Any) -> torch.Tensor:
         """``D z`` (without ``b_pre``): ``(batch, channels, *spatial)``."""
-
-    @abc.abstractmethod
-    def decoder_weight(self) -> nn.Parameter:
-        """The parameter holding the atoms, ``(K, ...)``; its per-atom norm is a fixed multiple of the Euclidean."""
-
-    @abc.abstractmethod
-    def atom_norms(self) -> torch.Tensor:
-        """``(K,)`` norms of the atoms (RMS over their grid, summed over channels)."""
-
-    def penalty_norms(self) -> torch.Tensor:
-        """``(K,)`` norms of the atoms in data space, the weights of the L1 penalty (``atom_norms`` without a lift)."""
-        return self.atom_norms()
 
     @abc.abstractmethod
     def atoms(self, grid: Any = None) -> torch.Tensor:
@@ -211,7 +247,7 @@ class SparseAutoencoder(nn.Module, Objective, StepHook):
     @torch.no_grad()
     def normalize_atoms_(self) -> None:
         """Divide every atom by its norm (unit norm)."""
-        w = self.decoder_weight()
+        w = self.decoder
         norms = self.atom_norms().detach().clamp_min(1e-12)
         w.div_(norms.view(-1, *([1] * (w.dim() - 1))))
 

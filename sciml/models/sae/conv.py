@@ -39,7 +39,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.fields.field import Field
@@ -123,21 +122,8 @@ class _Convolutional(SparseAutoencoder):
         super().__init__(n_latents, **sparse_kwargs)
         if in_channels < 1 or ndim not in (1, 2, 3):
             raise ConfigError(f"{self.model_name}: need in_channels >= 1 and ndim in 1..3, got {in_channels}, {ndim}")
-        if lift_channels is not None and lift_channels < 1:
-            raise ConfigError(f"{self.model_name}: lift_channels must be >= 1 or null, got {lift_channels}")
-        self.in_channels, self.ndim, self.lift_channels = int(in_channels), int(ndim), lift_channels
-        c = lift_channels or in_channels
-        if lift_channels is not None:
-            a = torch.randn(lift_channels, max(in_channels, lift_channels))
-            q, _ = torch.linalg.qr(a)
-            self.lift = nn.Parameter(q[:, :in_channels].contiguous())
-            self.project = nn.Parameter(q[:, :in_channels].T.contiguous())
-        dec = torch.randn(n_latents, c, *kernel_shape)
-        self.decoder = nn.Parameter(dec / self._norms(dec).view(-1, *([1] * (dec.dim() - 1))))
-        self.encoder = nn.Parameter(self._matched(self.decoder.detach()).clone())
-        self.encoder_bias = nn.Parameter(torch.zeros(n_latents))
-        self.pre_bias = nn.Parameter(torch.zeros(in_channels))
-        self._register_atom_hook(self.decoder)
+        self.ndim = int(ndim)
+        self._init_dictionary(in_channels, lift_channels, kernel_shape, (in_channels,), self._matched)
 
     # the convolution of the subclass: kernels (K, c, *kernel_shape)
     def _convolve(self, v: torch.Tensor, kernel: torch.Tensor, equation: str) -> torch.Tensor:
@@ -151,19 +137,6 @@ class _Convolutional(SparseAutoencoder):
         """A kernel ``(c, *kernel_shape)`` from a function ``r (c, *N)`` centred at index 0."""
         raise NotImplementedError
 
-    @staticmethod
-    def _norms(w: torch.Tensor) -> torch.Tensor:
-        return (w**2).reshape(w.shape[0], w.shape[1], -1).mean(2).sum(1).sqrt()
-
-    def atom_norms(self) -> torch.Tensor:
-        return self._norms(self.decoder)
-
-    def decoder_weight(self) -> nn.Parameter:
-        return self.decoder
-
-    def penalty_norms(self) -> torch.Tensor:
-        return self._norms(self._from_lifted(self.decoder))
-
     def _prepare(self, x: Any, grid: Any) -> tuple[torch.Tensor, Any]:
         if grid is None and isinstance(x, torch.Tensor) and x.dim() == self.ndim + 2 and 0 not in x.shape[2:]:
             grid = Grid.uniform(tuple(x.shape[2:]), periodic=True)
@@ -175,12 +148,6 @@ class _Convolutional(SparseAutoencoder):
 
     def _bias(self, x: torch.Tensor) -> torch.Tensor:
         return self.pre_bias.view(1, -1, *([1] * (x.dim() - 2)))
-
-    def _to_lifted(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("lc,bc...->bl...", self.lift, x) if self.lift_channels is not None else x
-
-    def _from_lifted(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("cl,bl...->bc...", self.project, y) if self.lift_channels is not None else y
 
     def pre_activations(self, x: torch.Tensor, grid: Any) -> torch.Tensor:
         v = self._to_lifted(x - self._bias(x))

@@ -27,21 +27,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.models.inputs import resolve_input
 from sciml.models.sae.base import SparseAutoencoder
 
 __all__ = ["SAE", "LiftedSAE"]
-
-
-def _lift_pair(channels: int, lift: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``P (lift, channels)`` with orthonormal columns and ``Q = P^T`` (so ``Q P = I`` at the start)."""
-    a = torch.randn(lift, max(channels, 1), generator=generator)
-    q, _ = torch.linalg.qr(a)
-    p = q[:, :channels]
-    return p.contiguous(), p.T.contiguous()
 
 
 class SAE(SparseAutoencoder):
@@ -75,34 +66,8 @@ class SAE(SparseAutoencoder):
         shape = [int(resolution)] if isinstance(resolution, int) else [int(r) for r in resolution]
         if in_channels < 1 or not shape or any(s < 1 for s in shape):
             raise ConfigError(f"{self.model_name}: need in_channels >= 1 and positive resolution, got {resolution}")
-        if lift_channels is not None and lift_channels < 1:
-            raise ConfigError(f"{self.model_name}: lift_channels must be >= 1 or null, got {lift_channels}")
-        self.in_channels, self.shape = int(in_channels), tuple(shape)
-        self.lift_channels = lift_channels
-        c = lift_channels or in_channels
-        self.points = math.prod(shape)
-        if lift_channels is not None:
-            p, q = _lift_pair(in_channels, lift_channels)
-            self.lift = nn.Parameter(p)
-            self.project = nn.Parameter(q)
-        dec = torch.randn(n_latents, c, *shape)
-        self.decoder = nn.Parameter(dec / self._norms(dec).view(-1, *([1] * (dec.dim() - 1))))
-        self.encoder = nn.Parameter(self.decoder.detach().reshape(n_latents, -1).clone())
-        self.encoder_bias = nn.Parameter(torch.zeros(n_latents))
-        self.pre_bias = nn.Parameter(torch.zeros(in_channels, *shape))
-        self._register_atom_hook(self.decoder)
-
-    def _norms(self, w: torch.Tensor) -> torch.Tensor:
-        return (w**2).reshape(w.shape[0], w.shape[1], -1).mean(2).sum(1).sqrt()
-
-    def atom_norms(self) -> torch.Tensor:
-        return self._norms(self.decoder)
-
-    def decoder_weight(self) -> nn.Parameter:
-        return self.decoder
-
-    def penalty_norms(self) -> torch.Tensor:
-        return self._norms(self._from_lifted(self.decoder))
+        self.shape, self.points = tuple(shape), math.prod(shape)
+        self._init_dictionary(in_channels, lift_channels, shape, (in_channels, *shape), lambda d: d.flatten(1))
 
     def _prepare(self, x: Any, grid: Any) -> tuple[torch.Tensor, Any]:
         x, grid = resolve_input(x, grid, len(self.shape), self.in_channels, self.model_name)
@@ -115,12 +80,6 @@ class SAE(SparseAutoencoder):
 
     def _bias(self, x: torch.Tensor) -> torch.Tensor:
         return self.pre_bias
-
-    def _to_lifted(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("lc,bc...->bl...", self.lift, x) if self.lift_channels is not None else x
-
-    def _from_lifted(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("cl,bl...->bc...", self.project, y) if self.lift_channels is not None else y
 
     def pre_activations(self, x: torch.Tensor, grid: Any) -> torch.Tensor:
         v = self._to_lifted(x - self.pre_bias).flatten(1)

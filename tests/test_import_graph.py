@@ -4,6 +4,7 @@ attribute probing of models in training code, and `import sciml` gives the subpa
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,16 +81,31 @@ def test_the_cycle_check_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
 
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")  # dunders such as __version__ are public
+
+
+def test_the_lower_fields_modules_never_import_field():
+    """Field sits above the modules it is made with (grids, resampling, storage, the xarray rule), and the
+    Field-level modules (hdf5, datasets, readers) sit above field.py."""
+    graph = _graph()
+    lower = ["grid", "metadata", "resample", "xarray_io", "storage", "storage.base", "storage.hdf5", "storage.xarray"]
+    for m in lower:
+        assert "sciml.fields.field" not in graph[f"sciml.fields.{m}"], f"sciml.fields.{m} imports sciml.fields.field"
+    for m in ("hdf5", "datasets", "readers"):
+        assert f"sciml.fields.{m}" not in graph["sciml.fields.field"]
+
+
 def test_no_private_names_imported_across_modules():
     bad = []
     for path in ROOT.rglob("*.py"):
         for mod, names in _imports(path):
             if any(part.startswith("_") for part in mod.split(".")):
                 bad.append(f"{path.relative_to(ROOT)} imports private module {mod}")
-            bad += [f"{path.relative_to(ROOT)}: {mod}.{n}" for n in names if n.startswith("_") and n != "__version__"]
+            bad += [f"{path.relative_to(ROOT)}: {mod}.{n}" for n in names if _private(n)]
     for path in (ROOT.parent / "benchmarks").glob("*.py"):
         for mod, names in _imports(path):
-            bad += [f"benchmarks/{path.name}: {mod}.{n}" for n in names if n.startswith("_")]
+            bad += [f"benchmarks/{path.name}: {mod}.{n}" for n in names if _private(n)]
     assert not bad, bad
 
 
@@ -108,10 +124,14 @@ def test_training_code_does_not_probe_models_for_capabilities(module):
 
 def test_import_sciml_gives_the_subpackages_lazily():
     code = (
-        "import sys, sciml; heavy = [m for m in ('sciml.models', 'sciml.runs', 'sciml.dynamics') if m in sys.modules];"
-        "print(heavy); print(sciml.models.available()[:1], sciml.data.available()[:1], sciml.fields.Grid.__name__,"
-        " sciml.dynamics.NCDS.__name__, sciml.runs.get_task('rollout').name)"
+        "import json, sys, sciml\n"
+        "heavy = [m for m in ('sciml.models', 'sciml.runs', 'sciml.dynamics') if m in sys.modules]\n"
+        "print(json.dumps({'heavy': heavy, 'models': sciml.models.available(), 'data': sciml.data.available(),"
+        " 'grid': sciml.fields.Grid is sciml.Grid, 'ncds': sciml.dynamics.NCDS.__module__,"
+        " 'task': sciml.runs.get_task('rollout').name}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert out[0] == "[]"  # nothing heavy on `import sciml`
-    assert out[1] == "['codano'] ['boussinesq'] Grid NCDS rollout"
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert out["heavy"] == []  # nothing heavy on `import sciml`
+    assert {"fno", "met2net", "ncds", "sae_no", "deeponet"} <= set(out["models"])
+    assert {"darcy", "weather", "fisher"} <= set(out["data"])
+    assert out["grid"] and out["ncds"] == "sciml.dynamics.ncds" and out["task"] == "rollout"

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from sciml.testing.notebooks import run_notebook
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "examples" / "ncds_lasa.ipynb"
 
 
 def test_ncds_notebook_executes(tmp_path):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    text = run_notebook(NOTEBOOK, cwd=tmp_path)
     line = next(s for s in text.splitlines() if s.startswith("max of (x-x0).f"))
     assert float(line.split(":")[-1]) <= 0.0
     # rollouts from the demo starts follow the demos: measured mean DTW 25.5 after the notebook's 150 steps;

@@ -2,8 +2,7 @@
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from sciml.testing.notebooks import run_notebook
 
 NB = Path(__file__).resolve().parents[2] / "examples" / "sae_recovery.ipynb"
 
@@ -13,9 +12,7 @@ def _number(text: str, label: str) -> float:
 
 
 def test_sae_notebook_executes_recovers_atoms_and_keeps_its_codes_at_2n():
-    nb = nbformat.read(NB, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NB.parent)}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    text = run_notebook(NB)
     before = _number(text, "mean matched sine distance before training: ")
     after = _number(text, "mean matched sine distance after training: ")
     assert after < 0.5 and after < 0.6 * before, (before, after)  # measured 0.409 from 0.879 (seed 0, one thread)

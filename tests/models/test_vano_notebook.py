@@ -2,16 +2,13 @@
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
+from sciml.testing.notebooks import run_notebook
 
 NB = Path(__file__).resolve().parents[2] / "examples" / "vano_grf.ipynb"
 
 
 def test_vano_notebook_executes_and_recovers_the_leading_mode():
-    nb = nbformat.read(NB, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NB.parent)}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    text = run_notebook(NB)
     assert float(text.split("max difference at shared points: ")[1].split()[0]) < 1e-5
     assert float(text.split("covariance error: ")[1].split()[0]) < 0.35
     align = text.split("alignment of leading eigenfunctions: [")[1].split("]")[0]

@@ -253,13 +253,18 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
         if not self.two_stage:
             loss = F.mse_loss(self.forward(x), y)
             return loss, {"mse": loss.detach()}
+        rec, lat = self.stage_losses(x, y)
+        return rec + lat, {"rec": rec.detach(), "lat": lat.detach()}
+
+    def stage_losses(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(L_rec, L_lat)`` of the two-stage scheme on checked ``(B, C, T, H, W)`` tensors (module docstring)."""
         t = self.target
         rec = F.mse_loss(self._decode(self.decoders, t.translator(self._encode(self.encoders, x))), y)
         with torch.no_grad():
             latent_target = self._encode(t.encoders, y)  # stop-gradient target (frozen encoders, T_out frames)
             z_in = self._encode(t.encoders, x)
         lat = F.mse_loss(self.translator(z_in), latent_target)
-        return rec + lat, {"rec": rec.detach(), "lat": lat.detach()}
+        return rec, lat
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -122,6 +122,14 @@ def load_demonstrations(cfg: ExperimentConfig) -> tuple[str, Any]:
     return source, _so3_generator()(**params)
 
 
+def _scores(model: nn.Module, cfg: ExperimentConfig, source: str, data: Any) -> dict:
+    """Rollout metrics of ``model`` on the demonstrations ``data`` (LASA or SO(3), per ``source``)."""
+    model = model.cpu().eval()
+    n, rtol = cfg.eval.rollout_points, cfg.eval.rtol
+    metrics = evaluate_lasa(model, data, n, rtol) if source == "lasa" else evaluate_so3(model, data, n, rtol)
+    return {"model": cfg.model["name"], **metrics}
+
+
 class RolloutTask(Task):
     """Learned dynamical systems (NCDS in R^n, latent, on SO(3), and their baselines); see the module docstring."""
 
@@ -164,14 +172,10 @@ class RolloutTask(Task):
         return self.build_model(cfg, self.prepare(cfg))
 
     def evaluate(self, model: nn.Module, cfg: ExperimentConfig, options: dict) -> dict:
-        source, data = load_demonstrations(cfg)
-        model = model.cpu().eval()
-        n, rtol = cfg.eval.rollout_points, cfg.eval.rtol
-        metrics = evaluate_lasa(model, data, n, rtol) if source == "lasa" else evaluate_so3(model, data, n, rtol)
-        return {"model": cfg.model["name"], **metrics}
+        return _scores(model, cfg, *load_demonstrations(cfg))
 
     def after_training(self, run_dir: Path, model: nn.Module, cfg: ExperimentConfig, prepared: Prepared, history):
-        results = self.evaluate(model, cfg, {})
+        results = _scores(model, cfg, prepared.extra["source"], prepared.extra["data"])  # the demos already loaded
         results.update({"epochs": len(history), "final_loss": history[-1].get("train_loss") if history else None})
         with atomic_path(run_dir / "results.json") as tmp:
             tmp.write_text(json.dumps(results, indent=2))

@@ -62,38 +62,12 @@ def validate_recipe(recipe: Any, where: str = "recipe") -> dict:
     params = recipe.get("params") or {}
     if not isinstance(params, dict):
         raise ConfigError(f"'params' in {where} must be a mapping, got {type(params).__name__}")
-    n = params.get("n_samples")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ConfigError(f"params.n_samples in {where} must be an int >= 1, got {n!r}")
-    _check_common_params(params, where)
+    data.check_params(params, where)
     for key in ("output", "description"):
         if recipe.get(key) is not None and not isinstance(recipe[key], str):
             raise ConfigError(f"{key!r} in {where} must be a string, got {recipe[key]!r}")
     data.check_config(recipe["generator"], params)  # unknown generator or parameter -> ConfigError
     return recipe
-
-
-def _is_int(v: Any, low: int) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def _check_common_params(params: dict, where: str) -> None:
-    """``resolution`` and ``seed`` mean the same for every generator: check them before any generator runs (a
-    float seed was silently accepted by some generators, a string resolution failed deep inside numpy)."""
-    res = params.get("resolution")
-    if res is not None:
-        ok = _is_int(res, 1) or (isinstance(res, list) and res and all(_is_int(r, 1) for r in res))
-        if not ok:
-            raise ConfigError(
-                f"params.resolution in {where} must be an int >= 1 or a list of ints >= 1 (points per axis), "
-                f"got {res!r}"
-            )
-    seed = params.get("seed")
-    if seed is not None and not _is_int(seed, 0):
-        raise ConfigError(f"params.seed in {where} must be an int >= 0, got {seed!r}")
-    dtype = params.get("dtype")
-    if dtype is not None and dtype not in ("float32", "float64"):
-        raise ConfigError(f"params.dtype in {where} must be 'float32' or 'float64', got {dtype!r}")
 
 
 def load_recipe(path: str | os.PathLike) -> dict:

@@ -153,3 +153,11 @@ def test_generator_without_fields_is_refused_clearly(tmp_path):
     with pytest.raises(ConfigError, match="not Fields"):
         run_recipe(recipe, tmp_path / "x.h5", progress=False)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_generate_refuses_the_shared_parameters_from_python_too():
+    """Recipes and sciml.data.generate share one check: a float seed ran silently in some generators."""
+    for params, what in (({"seed": 0.5}, "params.seed"), ({"resolution": 0}, "params.resolution")):
+        for name in ("fisher", "heat3d", "darcy"):
+            with pytest.raises(ConfigError, match=f"{what} in generator '{name}'"):
+                generate(name, n_samples=1, **params)

@@ -219,11 +219,24 @@ class Climatology:
         if not mask.any():
             raise DataFormatError(f"no time step falls in the climatology period {period}")
         idx = np.flatnonzero(mask)
-        values = np.stack([np.asarray(ds[v].isel(time=idx).values, dtype=np.float64) for v in variables], 1)
         month, hour = _month_hour(times[idx])
-        self.overall = values.mean(0)
-        self.by_hour = {h: values[hour == h].mean(0) for h in np.unique(hour)}
-        self.table = {(m, h): values[(month == m) & (hour == h)].mean(0) for m, h in set(zip(month, hour))}
+        # group sums, read one block of time steps at a time: memory stays at a few fields, not the whole period
+        sums: dict[tuple[int, int], np.ndarray] = {}
+        counts: dict[tuple[int, int], int] = {}
+        for lo in range(0, idx.size, 256):
+            part = idx[lo : lo + 256]
+            values = np.stack([np.asarray(ds[v].isel(time=part).values, dtype=np.float64) for v in variables], 1)
+            for key in set(zip(month[lo : lo + 256].tolist(), hour[lo : lo + 256].tolist())):
+                sel = (month[lo : lo + 256] == key[0]) & (hour[lo : lo + 256] == key[1])
+                sums[key] = sums.get(key, 0.0) + values[sel].sum(0)
+                counts[key] = counts.get(key, 0) + int(sel.sum())
+        self.table = {k: sums[k] / counts[k] for k in sums}
+        self.overall = sum(sums.values()) / sum(counts.values())
+        hours = {h for _, h in sums}
+        self.by_hour = {
+            h: sum(v for k, v in sums.items() if k[1] == h) / sum(c for k, c in counts.items() if k[1] == h)
+            for h in hours
+        }
 
     def at(self, times: np.ndarray) -> torch.Tensor:
         month, hour = _month_hour(np.asarray(times))

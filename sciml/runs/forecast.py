@@ -115,7 +115,7 @@ class ForecastTask(Task):
             if k in cfg.model and cfg.model[k] != v:
                 raise ConfigError(f"model.{k}={cfg.model[k]} but the data section gives {v}; remove it from model")
         stats = weather_stats(ds, d.variables, d.train) if d.normalize and not resume else None
-        return Prepared(train, val, None, model_kwargs=kwargs, extra={"ds": ds, "stats": stats})
+        return Prepared(train, val, None, model_kwargs=kwargs, extra={"stats": stats})
 
     def build_model(self, cfg: ExperimentConfig, prepared: Prepared, fresh: bool = True) -> nn.Module:
         name = cfg.model.get("name")

@@ -10,9 +10,11 @@ because both tensors are zeroed outside with ``torch.where`` before squaring. Wi
 ``sciml.metrics.losses.relative_l2``. MT-DeepONet (Kumar, Goswami et al. 2024) reports this per-sample mean for
 its Darcy geometries; the benchmark and the DeepONet objective use this function, so the metric is defined once.
 
-``check_mask(mask, values_shape)`` is the shape rule: ``(*spatial)`` (one mask for every sample),
+``check_mask(mask, values_shape)`` is the shape and value rule: ``(*spatial)`` (one mask for every sample),
 ``(batch, 1, *spatial)`` (one per sample) or the values' shape; anything else raises ``ShapeError`` naming the
-expected shapes and the one found.
+expected shapes and the one found. A non-boolean mask must hold only 0 and 1 (a soft mask such as 0.3 would
+otherwise be silently rounded: ``InvalidValueError``). ``masked_relative_l2`` also refuses a sample whose mask
+has no point inside (its error would be 0/0, which used to come back as a silent 0).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import torch
 
-from sciml.core.errors import ShapeError
+from sciml.core.errors import InvalidValueError, ShapeError
 from sciml.metrics.losses import relative_l2
 
 __all__ = ["masked_relative_l2", "check_mask"]
@@ -38,7 +40,15 @@ def check_mask(mask: torch.Tensor, values_shape: Sequence[int], what: str = "mas
             f"{what} has shape {tuple(mask.shape)}; expected {spatial} (one mask for all samples), "
             f"{allowed[1]} (one per sample) or the values' shape {values_shape}"
         )
-    return mask if mask.dtype == torch.bool else mask > 0.5
+    if mask.dtype == torch.bool:
+        return mask
+    binary = (mask == 0) | (mask == 1)
+    if not bool(binary.all()):
+        bad = mask[~binary].flatten()[:3].tolist()
+        raise InvalidValueError(
+            f"{what} must be boolean or hold only 0 and 1 (True inside the domain); found {mask.dtype} values {bad}"
+        )
+    return mask == 1
 
 
 def masked_relative_l2(
@@ -54,6 +64,13 @@ def masked_relative_l2(
     if mask is None:
         return relative_l2(pred, target, grid, reduction)
     m = check_mask(mask.to(pred.device), pred.shape)
+    inside = m.expand(pred.shape).flatten(1).any(1)
+    if not bool(inside.all()):
+        empty = torch.nonzero(~inside).flatten()[:5].tolist()
+        raise InvalidValueError(
+            f"mask has no point inside the domain for sample(s) {empty} of {pred.shape[0]}: their relative error "
+            "is undefined (an empty mask usually means the mask is inverted or belongs to another grid)"
+        )
     zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
     pred = torch.where(m, pred, zero)
     target = torch.where(m, target, zero.to(target.dtype))

@@ -67,7 +67,7 @@ from sciml.layers.mlp import activation as make_activation
 from sciml.layers.mlp import mlp
 from sciml.metrics.masked import check_mask, masked_relative_l2
 from sciml.models.inputs import resolve_input
-from sciml.models.protocol import Objective
+from sciml.models.protocol import Objective, RawInputChannels
 
 __all__ = ["DeepONet", "STRATEGIES", "INITIALIZERS"]
 
@@ -168,7 +168,7 @@ class Trunk(nn.Module):
         return self.act(self.net(self.features(y)))
 
 
-class DeepONet(nn.Module, Objective):
+class DeepONet(nn.Module, Objective, RawInputChannels):
     """DeepONet / MT-DeepONet (see the module docstring).
 
     Args:
@@ -219,7 +219,10 @@ class DeepONet(nn.Module, Objective):
         super().__init__()
         sb, st = [int(s) for s in layer_sizes_branch], [int(s) for s in layer_sizes_trunk]
         if len(sb) < 2 or len(st) < 2:
-            raise ConfigError(f"layer sizes need an input and an output size; got branch {sb}, trunk {st}")
+            raise ConfigError(
+                "layer_sizes_branch and layer_sizes_trunk each need at least an input and an output size; "
+                f"got layer_sizes_branch={sb}, layer_sizes_trunk={st}"
+            )
         k = int(num_outputs)
         if k < 1:
             raise ConfigError(f"num_outputs must be >= 1, got {num_outputs}")
@@ -411,7 +414,12 @@ class DeepONet(nn.Module, Objective):
         """The geometry mask ``(B, 1, *spatial)`` (bool) of an input, or None without a mask channel."""
         if self.mask_channel is None:
             return None
-        return x[:, self.mask_channel : self.mask_channel + 1] > 0.5
+        m = x[:, self.mask_channel : self.mask_channel + 1]
+        return check_mask(m, m.shape, what=f"input channel {self.mask_channel} (mask_channel)")
+
+    def raw_input_channels(self) -> list[int]:
+        """The mask channel reaches the model unscaled (a normalising wrapper would turn 0/1 into other values)."""
+        return [] if self.mask_channel is None else [self.mask_channel]
 
     # ------------------------------------------------------------------ evaluation
     def forward(self, x, grid=None) -> torch.Tensor:

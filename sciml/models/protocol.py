@@ -20,6 +20,9 @@ The Trainer and the run system test ``isinstance(model, Objective)`` and so on; 
   (``load_pretrained``). The phases themselves (which parameters train, optimizer settings, length, weights to
   load) are data: ``Stage``, listed in a config's ``train.stages``; every model can be trained in stages.
 
+* ``RawInputChannels``: ``raw_input_channels()`` lists input channels that are indicators (a 0/1 geometry mask)
+  and must reach the model exactly as given: the normalising wrapper of operator runs leaves them unscaled.
+
 ``ModelSpec`` is the name and config a model was built from; ``build`` attaches it and checkpoints store it.
 """
 
@@ -43,6 +46,7 @@ __all__ = [
     "StepHook",
     "Staged",
     "Generative",
+    "RawInputChannels",
     "Stage",
     "ModelSpec",
     "model_spec",
@@ -86,6 +90,15 @@ class StepHook(abc.ABC):
 
     @abc.abstractmethod
     def after_step(self) -> None: ...
+
+
+class RawInputChannels(abc.ABC):
+    """Capability: some input channels are indicators (e.g. DeepONet's 0/1 geometry mask) that the model reads as
+    they are; wrappers that rescale inputs (``Normalized``) pass these channels through unchanged."""
+
+    @abc.abstractmethod
+    def raw_input_channels(self) -> list[int]:
+        """Indices of the input channels that must not be rescaled (may be empty)."""
 
 
 @dataclass

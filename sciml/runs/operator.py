@@ -29,6 +29,7 @@ from sciml.models.inputs import resolve_input
 from sciml.models.protocol import (
     Generative,
     Objective,
+    RawInputChannels,
     Stage,
     Staged,
     StepHook,
@@ -64,7 +65,8 @@ class Normalized(nn.Module, Wrapper):
 
     Build it with ``normalized(model, in_channels, out_channels)``: the wrapper then declares the same capabilities
     as the model it holds (``Objective``: the model's objective sees normalised inputs and targets; ``StepHook``;
-    ``Staged``: stage patterns name the inner model's parameters, without the ``model.`` prefix).
+    ``Staged``: stage patterns name the inner model's parameters, without the ``model.`` prefix). Input channels
+    the model lists through ``RawInputChannels`` (a 0/1 mask) are passed through unscaled.
     """
 
     def __init__(self, model: nn.Module, in_channels: int, out_channels: int) -> None:
@@ -72,6 +74,13 @@ class Normalized(nn.Module, Wrapper):
         self.model = model
         self.register_buffer("in_mean", torch.zeros(in_channels))
         self.register_buffer("in_std", torch.ones(in_channels))
+        raw = torch.zeros(in_channels, dtype=torch.bool)
+        for c in model.raw_input_channels() if isinstance(model, RawInputChannels) else []:
+            if not -in_channels <= c < in_channels:
+                raise ConfigError(f"raw input channel {c} does not exist: the data has {in_channels} input channels")
+            raw[c] = True
+        # indicator channels (a 0/1 mask) pass unscaled, also for checkpoints whose statistics include them
+        self.register_buffer("in_raw", raw, persistent=False)
         self.register_buffer("out_mean", torch.zeros(out_channels))
         self.register_buffer("out_std", torch.ones(out_channels))
         spec = model_spec(model)
@@ -92,7 +101,8 @@ class Normalized(nn.Module, Wrapper):
         return (1, -1) + (1,) * (x.dim() - 2)
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.in_mean.view(self._shape(x))) / self.in_std.view(self._shape(x))
+        mean, std = self.in_mean.masked_fill(self.in_raw, 0.0), self.in_std.masked_fill(self.in_raw, 1.0)
+        return (x - mean.view(self._shape(x))) / std.view(self._shape(x))
 
     def normalize_output(self, y: torch.Tensor) -> torch.Tensor:
         return (y - self.out_mean.view(self._shape(y))) / self.out_std.view(self._shape(y))

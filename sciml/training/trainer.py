@@ -28,7 +28,10 @@ divergence detection: a non-finite loss or gradient norm, or a finite loss that 
 ratio means nothing for signed objectives such as an ELBO), raises ``TrainingDivergedError`` naming the epoch and
 step and the last good checkpoint, which is never overwritten by the bad state. On CPU every step is checked before
 the optimizer step; on CUDA, to avoid a device sync per step, the checks run every ``log_every`` steps and at the end
-of each epoch (one transfer of the pending losses and norms per check).
+of each epoch (one transfer of the pending losses and norms per check). When the loss is not finite because the
+batch itself holds NaN/Inf (a custom Dataset; sciml's readers refuse such data), the error says so and names the
+batch tensor and sample instead of blaming the model; models themselves do not scan inputs (that would cost a
+device sync per call).
 
 Every step also computes the global gradient norm (before clipping: the value ``clip_grad_norm_`` clips) as a
 device tensor; ``metrics.jsonl`` records its mean over the epoch's steps as ``train_grad_norm`` (summed on the device
@@ -362,7 +365,7 @@ class Trainer:
         loss_total = 0.0  # CPU: python floats (one .item() per step, no extra tensor ops)
         losses: list[torch.Tensor] = []  # CUDA: detached losses, summed once per epoch (no per-step sync)
         model_metrics: dict[str, Any] = {}
-        pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
+        pending: list[tuple[int, torch.Tensor, torch.Tensor | None, Any]] = []
         n_steps = 0
         n_samples = 0
         norm_total = 0.0  # CPU: sum of the steps' gradient norms
@@ -373,7 +376,7 @@ class Trainer:
             if self._sync_checks:
                 value, norm_value = loss.item(), norm.item()
                 if not (math.isfinite(value) and math.isfinite(norm_value)):
-                    self._diverged(epoch, step, loss, norm)
+                    self._diverged(epoch, step, loss, norm, batch_note=_nonfinite_note(batch))
                 why = self._exploded(value)
                 if why is not None:
                     self._diverged(epoch, step, loss, norm, why=why)
@@ -383,7 +386,7 @@ class Trainer:
                 loss = loss.detach()
                 losses.append(loss * n)
                 norms.append(norm)
-                pending.append((step, loss, norm))
+                pending.append((step, loss, norm, _all_finite(batch, self.device)))
             n_samples += n
             self.optimizer.step()
             if self._step_scheduler_per_batch:
@@ -488,18 +491,18 @@ class Trainer:
             norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
         return loss, metrics or {}, norm
 
-    def _check_pending(self, epoch: int, pending: list[tuple[int, torch.Tensor, torch.Tensor | None]]) -> None:
+    def _check_pending(self, epoch: int, pending: list[tuple[int, torch.Tensor, torch.Tensor | None, Any]]) -> None:
         # every rank calls this at the same steps (log_every, end of epoch), so the consensus below is collective;
         # all ranks stop together (a lone rank would leave the others waiting in the next collective)
         bad = False
         exploded = None
         if pending:
-            flat = [v.double() for _, loss, norm in pending for v in ((loss,) if norm is None else (loss, norm))]
+            flat = [v.double() for _, loss, norm, _ in pending for v in ((loss,) if norm is None else (loss, norm))]
             values = torch.stack(flat).tolist()  # the one device->host transfer of this check
             bad = not all(math.isfinite(v) for v in values)
             if not bad:
                 it = iter(values)
-                for step, loss, norm in pending:
+                for step, loss, norm, _ in pending:
                     value = next(it)
                     if norm is not None:
                         next(it)
@@ -508,12 +511,13 @@ class Trainer:
                         exploded = (step, loss, norm, why)
                         break
         if self._on_any_rank(bad or exploded is not None):
-            for step, loss, norm in pending:
+            for step, loss, norm, finite_batch in pending:
                 if not (torch.isfinite(loss) and (norm is None or torch.isfinite(norm))):
-                    self._diverged(epoch, step, loss, norm)
+                    note = None if bool(finite_batch) else "the batch holds NaN or Inf values"
+                    self._diverged(epoch, step, loss, norm, batch_note=note)
             if exploded is not None:
                 self._diverged(epoch, exploded[0], exploded[1], exploded[2], why=exploded[3])
-            step, loss, norm = pending[0] if pending else (0, torch.tensor(float("nan")), None)
+            step, loss, norm, _ = pending[0] if pending else (0, torch.tensor(float("nan")), None, None)
             self._diverged(epoch, step, loss, norm, here=False)
         pending.clear()
 
@@ -549,9 +553,15 @@ class Trainer:
         norm: torch.Tensor | None = None,
         here: bool = True,
         why: str | None = None,
+        batch_note: str | None = None,
     ) -> None:
         value = float(loss.detach().float())
-        if not here:
+        if batch_note is not None:
+            what = (
+                f"loss is {value} because the input, not the model, is bad: {batch_note} (sciml's readers refuse "
+                "non-finite data; check the Dataset or transform that produced this batch)"
+            )
+        elif not here:
             what = (
                 f"the loss or gradient is not finite on another process, or the loss exploded there (rank {self.rank} "
                 f"saw loss {value:.6g})"
@@ -738,6 +748,38 @@ def _schedule_shape(scheduler: Any) -> dict[str, Any]:
     """The parameters that fix where a torch scheduler ends (compared on resume)."""
     names = ("total_steps", "T_max", "eta_min", "step_size", "gamma", "pct_start")
     return {k: getattr(scheduler, k) for k in names if isinstance(getattr(scheduler, k, None), (int, float))}
+
+
+def _float_tensors(batch: Any, label: str = "batch"):
+    """``(label, tensor)`` for every floating-point tensor of a batch (tuples, lists and dicts searched)."""
+    if isinstance(batch, torch.Tensor):
+        if batch.is_floating_point() or batch.is_complex():
+            yield label, batch
+    elif isinstance(batch, (list, tuple)):
+        for i, b in enumerate(batch):
+            yield from _float_tensors(b, f"{label}[{i}]")
+    elif isinstance(batch, dict):
+        for k, b in batch.items():
+            yield from _float_tensors(b, f"{label}[{k!r}]")
+
+
+def _all_finite(batch: Any, device: torch.device) -> torch.Tensor:
+    """A device boolean: every value of the batch is finite (no host sync; read at the divergence checks)."""
+    flags = [torch.isfinite(t).all() for _, t in _float_tensors(batch)]
+    return torch.stack(flags).all() if flags else torch.ones((), dtype=torch.bool, device=device)
+
+
+def _nonfinite_note(batch: Any) -> str | None:
+    """Where a batch holds NaN/Inf (tensor, count, first sample), or None when it is finite."""
+    for label, t in _float_tensors(batch):
+        bad = ~torch.isfinite(t)
+        if bool(bad.any()):
+            first = int(torch.nonzero(bad.reshape(t.shape[0], -1).any(1))[0]) if t.dim() else 0
+            return (
+                f"{label} (shape {tuple(t.shape)}) holds {int(bad.sum())} NaN/Inf value(s), the first in sample "
+                f"{first} of the batch"
+            )
+    return None
 
 
 def _batch_len(batch: Any) -> int:

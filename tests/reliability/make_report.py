@@ -125,8 +125,10 @@ def render(rec: Recorder) -> str:
         "Every case below is a test in `tests/reliability/` that feeds sciml bad input or a fault and asserts a sciml "
         "error (a `sciml.core.errors.SciMLError` subclass, never a bare Python, h5py or xarray error) whose message "
         "names the file, variable or argument, what was expected and what was found, and that nothing was written. "
-        "The numerical guards of the Trainer (gradient-norm logging, exploding and non-finite losses) and of the "
-        "models (grids too coarse for their modes or levels) are tested in `tests/training/test_guards.py`.",
+        "The numerical guards of the Trainer (gradient-norm logging, exploding and non-finite losses, a NaN/Inf "
+        "batch named as bad input) and of the models (grids too coarse for their modes or levels) are tested in "
+        "`tests/training/test_guards.py`. Models do not scan their inputs for NaN/Inf (a device sync per call): the "
+        "readers refuse such data, and the Trainer names the batch tensor and sample when one reaches a loss.",
         "",
         "* Regenerate this file: `python tests/reliability/make_report.py` (it runs the non-slow cases; "
         "`tests/reliability/test_reliability_doc.py` fails when the file differs from a fresh run, so the table "

@@ -16,6 +16,7 @@ from torch.utils.data import TensorDataset
 
 import sciml.models
 from sciml.core.errors import GridError, ShapeError, TrainingDivergedError
+from sciml.fields.grid import Grid
 from sciml.models.protocol import Objective
 from sciml.training.checkpoint import load_checkpoint
 from sciml.training.trainer import Trainer
@@ -170,6 +171,33 @@ def test_a_nan_gradient_stops_training_without_grad_clip(sync):
         trainer.fit()
     if sync:  # per-step checks run before the optimizer step (deferred ones, on CUDA, at the next check)
         assert torch.equal(trainer.model.w.detach(), torch.ones(1))
+
+
+# ---------------------------------------------------------------------------------------------- non-finite input
+@pytest.mark.parametrize("sync", [True, False], ids=["per_step_checks", "deferred_checks"])
+@pytest.mark.parametrize("name", ["fno", "codano"])
+def test_a_nan_in_the_batch_is_named_as_bad_input_not_divergence(name, sync):
+    """A Dataset that yields NaN: the error names the batch tensor and sample, for plain and objective models."""
+    torch.manual_seed(0)
+    if name == "fno":
+        model = sciml.models.build("fno", in_channels=1, out_channels=1, n_modes=[3, 3], hidden_channels=4)
+    else:
+        model = sciml.models.build("codano", variables=["a"], n_modes=[3, 3], width=4, n_layers=1, mode="pretrain")
+    x, y = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
+    x[2, 0, 3, 5] = float("nan")
+    data = TensorDataset(x, y) if name == "fno" else TensorDataset(x)
+    cfg = {"epochs": 1, "batch_size": 4, "device": "cpu", "progress": False, "log_every": 2}
+    trainer = Trainer(model, data, config=cfg, grid=Grid.uniform((8, 8), periodic=True))
+    trainer._sync_checks = sync
+    expected = (
+        r"batch\[0\] \(shape \(4, 1, 8, 8\)\) holds 1 NaN/Inf value\(s\), the first in sample \d"
+        if sync
+        else ("the batch holds NaN or Inf values")
+    )
+    with pytest.raises(
+        TrainingDivergedError, match=r"the input, not the model, is bad: " + expected + ".* step 1 of 1"
+    ):
+        trainer.fit()
 
 
 # ---------------------------------------------------------------------------------------------- grids too coarse

@@ -215,6 +215,7 @@ class Trainer:
         # a collective), losses are checked every log_every steps and at the end of the epoch, before any
         # checkpoint is written
         self._sync_checks = self.device.type != "cuda" and self.world_size == 1
+        self._batch_finite: torch.Tensor | None = None  # the last batch is finite (deferred checks only)
         self._non_blocking = self.device.type == "cuda"
 
     # ------------------------------------------------------------------------------------------ setup
@@ -386,7 +387,7 @@ class Trainer:
                 loss = loss.detach()
                 losses.append(loss * n)
                 norms.append(norm)
-                pending.append((step, loss, norm, _all_finite(batch, self.device)))
+                pending.append((step, loss, norm, self._batch_finite))
             n_samples += n
             self.optimizer.step()
             if self._step_scheduler_per_batch:
@@ -472,6 +473,8 @@ class Trainer:
 
     def _train_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor | None]:
         batch = _to_device(batch, self.device, self._non_blocking)
+        # deferred checks: whether the batch is finite, as a device flag read at the next check (no sync here)
+        self._batch_finite = None if self._sync_checks else _all_finite(batch, self.device)
         metrics: dict[str, Any] = {}
         with autocast(self.config.amp, self.device.type):
             if self._custom_loss:

@@ -531,8 +531,13 @@ def main(argv=None):
     ap.add_argument("--name", default="codano_fewshot", help="results/<name>.json, .md, .png")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args(argv)
-    if 0 not in args.budgets:
-        ap.error("--budgets must include 0 (CoDA-NO from scratch, one of the baselines)")
+    if 0 not in args.budgets or len({b for b in args.budgets if b > 0}) < 2:
+        ap.error(
+            "--budgets must include 0 (CoDA-NO from scratch, one of the baselines) and at least two positive "
+            f"budgets (the trend of the gap with budget), got {args.budgets}"
+        )
+    if min(args.budgets) < 0:
+        ap.error(f"--budgets must be >= 0, got {args.budgets}")
     args.budgets = sorted(set(args.budgets))
     if args.quick:
         args.res, args.solver_factor, args.n_pretrain, args.width, args.modes = 16, 1, 2, 8, 4

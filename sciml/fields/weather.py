@@ -91,16 +91,14 @@ def open_weather(sources: Any, variables: Sequence[str], where: str | None = Non
     if isinstance(sources, xr.Dataset):
         ds, where = sources, where or "xarray Dataset"
     else:
-        paths = [Path(p) for p in ([sources] if isinstance(sources, (str, Path)) else sources)]
-        for p in paths:
-            if not p.exists():
-                raise DataFormatError(f"weather data {str(p)!r} does not exist")
-        where = where or ", ".join(map(str, paths))
+        given = [sources] if isinstance(sources, (str, Path)) else list(sources)
+        paths = _expand_sources(given)
+        where = where or ", ".join(map(str, given))
         try:
-            parts = [xr.open_zarr(p) if p.is_dir() or p.suffix == ".zarr" else _open_nc(p) for p in paths]
-            ds = xr.merge(parts, compat="override", join="outer") if len(parts) > 1 else parts[0]
+            parts = [(p, xr.open_zarr(p) if _is_zarr(p) else _open_nc(p)) for p in paths]
         except (OSError, ValueError, KeyError) as e:
             raise DataFormatError(f"cannot open weather data {where}: {e}") from None
+        ds = _combine(parts, where)
     if not variables:
         raise ConfigError("weather: give at least one variable (e.g. [t2m, u10])")
     rename = {}
@@ -161,6 +159,101 @@ def open_weather(sources: Any, variables: Sequence[str], where: str | None = Non
             raise DataFormatError(f"{where}: {stored!r} has dims {da.dims}; only time, lat, lon (and a level) are read")
         out[name] = da.transpose("time", "lat", "lon")
     return xr.Dataset(out, attrs={"sciml_source": where})
+
+
+def _is_zarr(path: Path) -> bool:
+    markers = (".zgroup", ".zattrs", ".zmetadata", "zarr.json")
+    return path.suffix == ".zarr" or (path.is_dir() and any((path / m).exists() for m in markers))
+
+
+def _expand_sources(given: Sequence[Any]) -> list[Path]:
+    """Files and stores to open: glob patterns expanded, and a directory that is not a zarr store replaced by the
+    netCDF files below it (WeatherBench 1 ships one folder per variable holding one file per year)."""
+    import glob
+
+    paths: list[Path] = []
+    for src in given:
+        text = str(src)
+        if any(ch in text for ch in "*?["):
+            found = sorted(glob.glob(text, recursive=True))
+            if not found:
+                raise DataFormatError(f"weather data pattern {text!r} matches no file")
+            paths += [Path(f) for f in found]
+            continue
+        path = Path(src)
+        if not path.exists():
+            raise DataFormatError(f"weather data {text!r} does not exist")
+        if path.is_dir() and not _is_zarr(path):
+            files = sorted(path.rglob("*.nc"))
+            if not files:
+                raise DataFormatError(f"weather data {text!r} is a directory with neither a zarr store nor .nc files")
+            paths += files
+        else:
+            paths.append(path)
+    return paths
+
+
+def _span(ds) -> str:
+    t = ds["time"].values
+    return f"{t[0]} .. {t[-1]} ({t.size} steps)" if t.size else "no time steps"
+
+
+def _combine(parts: list[tuple[Path, Any]], where: str):
+    """One Dataset from several files: files holding the same variables (WeatherBench 1's one file per variable per
+    year) are joined along time, then the variables are merged. Every variable must cover the same times on the same
+    grid; otherwise a ``DataFormatError`` names the files and their time spans (nothing is filled with NaN)."""
+    import xarray as xr
+
+    if len(parts) == 1:
+        return parts[0][1]
+    groups: dict[frozenset, list[tuple[Path, Any]]] = {}
+    for path, ds in parts:
+        groups.setdefault(frozenset(map(str, ds.data_vars)), []).append((path, ds))
+    joined = []
+    for names, group in groups.items():
+        if len(group) > 1:
+            if any("time" not in ds.dims for _, ds in group):
+                raise DataFormatError(
+                    f"{where}: {len(group)} files hold {sorted(names)} and not all have a time axis to join them "
+                    "along: " + ", ".join(str(p) for p, _ in group)
+                )
+            group = sorted(group, key=lambda item: item[1]["time"].values[0])
+            for (p0, a), (p1, b) in zip(group, group[1:]):
+                if not a["time"].values[-1] < b["time"].values[0]:
+                    raise DataFormatError(
+                        f"{where}: {p0} ({_span(a)}) and {p1} ({_span(b)}) hold {sorted(names)} at overlapping times; "
+                        "give each year once"
+                    )
+            try:
+                ds = xr.concat([d for _, d in group], dim="time", data_vars="minimal", coords="minimal", join="exact")
+            except ValueError as e:
+                raise DataFormatError(
+                    f"{where}: the files holding {sorted(names)} are not on the same grid ({e}): "
+                    + ", ".join(str(p) for p, _ in group)
+                ) from None
+            joined.append((f"{sorted(names)} from {len(group)} files", ds))
+        else:
+            joined.append((str(group[0][0]), group[0][1]))
+    timed = [(label, ds) for label, ds in joined if "time" in ds.dims]
+    for label, ds in timed[1:]:
+        ref_label, ref = timed[0]
+        if ds.sizes["time"] != ref.sizes["time"] or not np.array_equal(ds["time"].values, ref["time"].values):
+            raise DataFormatError(
+                f"{where}: the variables cover different times: {ref_label} {_span(ref)}, but {label} {_span(ds)}; "
+                "give the same years for every variable"
+            )
+    ref_label, ref = joined[0]
+    for label, ds in joined[1:]:
+        for axis in (*_LAT, *_LON):
+            if axis in ds.coords and axis in ref.coords and not np.array_equal(ds[axis].values, ref[axis].values):
+                raise DataFormatError(
+                    f"{where}: {label} and {ref_label} are on different grids (coordinate {axis!r} differs); "
+                    "regrid them to one grid first"
+                )
+    try:  # only the level axes may differ (one variable on more levels than another): outer join on those
+        return xr.merge([ds for _, ds in joined], compat="override", join="outer")
+    except ValueError as e:
+        raise DataFormatError(f"cannot combine the weather files of {where}: {e}") from None
 
 
 def _open_nc(path: Path):

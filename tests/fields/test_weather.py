@@ -119,3 +119,46 @@ def test_windows_read_through_a_bounded_block_cache(tmp_path):
         s = int(w.starts[i])
         np.testing.assert_array_equal(torch.cat([x, y], 1).numpy(), direct[:, s : s + 5])
         assert len(w._cache) <= 2 and w.cache_bytes <= 2 * 5 * 2 * 8 * 16 * 4
+
+
+def _wb1_per_year(root):
+    """WeatherBench 1 as shipped: one folder per variable, one netCDF per variable and year."""
+    time, lat, lon, t2m, temp = _record()
+    years = time.astype("datetime64[Y]").astype(int) + 1970
+    for year in np.unique(years):
+        sel = years == year
+        coords = {"time": time[sel], "lat": lat, "lon": lon}
+        (root / "2m_temperature").mkdir(parents=True, exist_ok=True)
+        (root / "temperature").mkdir(parents=True, exist_ok=True)
+        xr.Dataset({"t2m": (("time", "lat", "lon"), t2m[sel])}, coords=coords).to_netcdf(
+            root / "2m_temperature" / f"2m_temperature_{year}_5.625deg.nc", engine="h5netcdf"
+        )
+        xr.Dataset({"t": (("time", "level", "lat", "lon"), temp[sel])}, coords={**coords, "level": LEVELS}).to_netcdf(
+            root / "temperature" / f"temperature_{year}_5.625deg.nc", engine="h5netcdf"
+        )
+    return years
+
+
+def test_one_file_per_variable_and_year_keeps_every_year(tmp_path):
+    years = _wb1_per_year(tmp_path)
+    assert len(np.unique(years)) == 2  # the record spans a new year: two files per variable
+    _, _, _, t2m, temp = _record()
+    by_dir = open_weather(tmp_path, ["t2m", "t_850"])
+    by_glob = open_weather([str(tmp_path / "*" / "*.nc")], ["t2m", "t_850"])
+    for ds in (by_dir, by_glob):
+        np.testing.assert_array_equal(ds["t2m"].values, t2m)  # no year lost or filled with NaN
+        np.testing.assert_array_equal(ds["t_850"].values, temp[:, LEVELS.index(850)])
+
+
+def test_files_that_do_not_fit_together_are_named(tmp_path):
+    _wb1_per_year(tmp_path)
+    late = sorted((tmp_path / "2m_temperature").glob("*.nc"))[-1]
+    with pytest.raises(DataFormatError, match=r"cover different times: .*give the same years for every variable"):
+        open_weather([*sorted((tmp_path / "temperature").glob("*.nc")), late], ["t2m", "t_850"])
+    twice = sorted((tmp_path / "2m_temperature").glob("*.nc"))
+    copy = tmp_path / "copy.nc"
+    copy.write_bytes(twice[0].read_bytes())
+    with pytest.raises(DataFormatError, match=r"overlapping times; give each year once"):
+        open_weather([*twice, copy], ["t2m"])
+    with pytest.raises(DataFormatError, match=r"pattern .* matches no file"):
+        open_weather([str(tmp_path / "nothing" / "*.nc")], ["t2m"])

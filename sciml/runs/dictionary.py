@@ -111,6 +111,8 @@ def recovery(model: nn.Module, atoms_field, threshold: float) -> dict[str, Any]:
 class DictionaryTask(Task):
     """Sparse autoencoders (sae, lifted_sae, sae_cnn, sae_no, lifted_sae_no); see the module docstring."""
 
+    evaluate_options = frozenset({"resolutions", "data"})
+
     name = "dictionary"
     data_config = DictionaryDataConfig
     eval_config = DictionaryEvalConfig

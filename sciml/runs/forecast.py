@@ -7,7 +7,7 @@ Config sections::
     data:   path: a WeatherBench 1 netCDF file (or a list of them) or a WeatherBench 2 / ERA5 zarr store
             variables: [t2m, u10, v10, r, tcc]     (any alias; levels as temperature_850)
             t_in, t_out, stride                    (time steps of the record)
-            train / val / test: years [2010, 2011] or [start, end] dates (windows by the time of their first target)
+            train / val / test: years [2010, 2011] or [start, end] dates (all targets in it)
             normalize: z-scores per variable from the training period only, stored in the checkpoint
             cache_mb: memory budget of the window cache (the record is read in blocks of time steps)
     eval:   max_windows (cap on test windows, null: all), batch_size
@@ -90,7 +90,7 @@ def _open(cfg: ExperimentConfig):
 
 
 def forecast_windows(cfg: ExperimentConfig, period: Any, ds=None) -> WeatherWindows:
-    """The windows of ``cfg`` whose first target step falls in ``period``."""
+    """The windows of ``cfg`` whose target steps all fall in ``period``."""
     d = cfg.data
     ds = _open(cfg) if ds is None else ds
     return WeatherWindows(ds, d.variables, d.t_in, d.t_out, d.stride, period, cache_mb=d.cache_mb)

@@ -289,6 +289,8 @@ def rollout_errors(model: nn.Module, ds: TrajectoryDataset, max_trajectories: in
 class OperatorTask(Task):
     """Function-to-function maps (FNO, MgNO, CoDA-NO, VANO, ...); see the module docstring."""
 
+    evaluate_options = frozenset({"resolutions", "data"})
+
     name = "operator"
     data_config = DataConfig
     eval_config = OperatorEvalConfig

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from sciml.core.config import dump_config
-from sciml.core.errors import CheckpointError, DataFormatError
+from sciml.core.errors import CheckpointError, ConfigError, DataFormatError
 from sciml.core.files import atomic_path, make_dirs
 from sciml.runs.config import ExperimentConfig, load_config
 from sciml.runs.tasks import get_task
@@ -110,7 +110,16 @@ def evaluate_run(run_dir: str | Path, which: str = "best", **options: Any) -> di
     """The task's metrics of a trained run (options such as ``resolutions``, ``data``), written to eval.json."""
     run_dir = Path(run_dir)
     model, cfg, _ = load_run(run_dir, which)
-    results = {"checkpoint": which, "task": cfg.task, **get_task(cfg.task).evaluate(model, cfg, options)}
+    task = get_task(cfg.task)
+    unread = sorted(k for k, v in options.items() if v is not None and k not in task.evaluate_options)
+    if unread:
+        accepted = ", ".join(f"--{k}" for k in sorted(task.evaluate_options)) or "none"
+        raise ConfigError(
+            f"sciml evaluate: a {cfg.task!r} run does not read "
+            + ", ".join(f"--{k}" for k in unread)
+            + f" (options it reads: {accepted}); it scores what config.yaml's data section names"
+        )
+    results = {"checkpoint": which, "task": cfg.task, **task.evaluate(model, cfg, options)}
     with atomic_path(run_dir / "eval.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2))
     return results

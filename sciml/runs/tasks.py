@@ -64,6 +64,10 @@ class Task(abc.ABC):
     def rebuild_model(self, cfg: Any, state: dict[str, Any], checkpoint: Path) -> nn.Module:
         """The model of a finished run from its config and checkpoint ``state`` (weights not yet loaded)."""
 
+    #: the ``sciml evaluate`` options (``resolutions``, ``data``) this task reads; ``evaluate_run`` refuses the others
+    #: by name instead of ignoring them
+    evaluate_options: frozenset[str] = frozenset()
+
     @abc.abstractmethod
     def evaluate(self, model: nn.Module, cfg: Any, options: dict[str, Any]) -> dict[str, Any]:
         """Metrics of a trained model; ``options`` come from the CLI (``resolutions``, ``data``...)."""

@@ -139,3 +139,10 @@ def test_a_run_directory_of_the_former_ncds_loop_still_evaluates(tmp_path):
     old = {"model": {f"field.{k}": v for k, v in state["model"].items()}, "epoch": state["epoch"]}
     save_checkpoint(path, old)
     assert evaluate_run(tmp_path, which="last")["dtw"] == pytest.approx(out["dtw"], rel=1e-9)
+    # options a rollout run cannot read are refused by name, not ignored (and eval.json keeps the last scores)
+    before = (tmp_path / "eval.json").read_text()
+    with pytest.raises(
+        ConfigError, match=r"a 'rollout' run does not read --data, --resolutions \(options it reads: none\)"
+    ):
+        evaluate_run(tmp_path, which="last", resolutions=[32], data="other.h5")
+    assert (tmp_path / "eval.json").read_text() == before

@@ -11,8 +11,8 @@ a Dataset in one canonical form whatever the layout:
 * a missing variable, level or a time axis that is not strictly increasing is a ``DataFormatError`` naming it and
   what the file holds.
 
-``WeatherWindows(ds, variables, t_in, t_out, stride, period)`` is a map-style dataset of windows whose first
-target step falls in ``period`` (years, or a pair of dates): item ``i`` is ``(x, y)`` with ``x`` ``(C, T_in, H, W)``
+``WeatherWindows(ds, variables, t_in, t_out, stride, period)`` is a map-style dataset of windows whose target
+steps all fall in ``period`` (years, or a pair of dates): item ``i`` is ``(x, y)`` with ``x`` ``(C, T_in, H, W)``
 and ``y`` ``(C, T_out, H, W)`` in physical units. It reads the record in blocks of ``block`` time steps (every
 variable at once, stored time-major so a window is a contiguous slice) and keeps at most ``cache_mb`` megabytes of
 blocks in memory (least recently used first out), so a window costs one array slice instead of one xarray/zarr read
@@ -348,7 +348,8 @@ class WeatherWindows(Dataset):
     """Forecast windows ``(x (C, T_in, H, W), y (C, T_out, H, W))`` of a canonical record (module docstring).
 
     Window ``i`` starts at time index ``starts[i]``: ``x`` = steps ``s .. s+T_in-1``, ``y`` = ``s+T_in ..
-    s+T_in+T_out-1``; starts advance by ``stride`` and a window belongs to ``period`` when its first target step does.
+    s+T_in+T_out-1``; starts advance by ``stride`` and a window belongs to ``period`` when all its target steps do
+    (its inputs may precede the period), so the windows of disjoint periods never share a target step.
     """
 
     def __init__(
@@ -375,7 +376,11 @@ class WeatherWindows(Dataset):
         span = self.t_in + self.t_out
         starts = np.arange(0, max(times.size - span + 1, 0), self.stride)
         in_period = select_period(times, period, "period")
-        self.starts = starts[in_period[starts + self.t_in]] if starts.size else starts
+        # every target step must lie in the period, so no target of a training window is a validation or test step
+        # (inputs may precede the period: they are what a forecaster has at the start of the period)
+        counts = np.concatenate([[0], np.cumsum(in_period)])
+        targets_in = counts[starts + span] - counts[starts + self.t_in]
+        self.starts = starts[targets_in == self.t_out] if starts.size else starts
         if self.starts.size == 0:
             raise DataFormatError(
                 f"no {self.t_in}->{self.t_out} window of {ds.attrs.get('sciml_source', 'the record')} has its target "

@@ -162,3 +162,20 @@ def test_files_that_do_not_fit_together_are_named(tmp_path):
         open_weather([*twice, copy], ["t2m"])
     with pytest.raises(DataFormatError, match=r"pattern .* matches no file"):
         open_weather([str(tmp_path / "nothing" / "*.nc")], ["t2m"])
+
+
+def test_windows_of_adjacent_periods_never_share_a_target_step(tmp_path):
+    ds = open_weather(_wb1(tmp_path), ["t2m"])  # 30 12-hourly steps from 2010-12-25: 14 in 2010, 16 in 2011
+    t_in, t_out = 2, 3
+    train = WeatherWindows(ds, ["t2m"], t_in, t_out, period=[2010])
+    test = WeatherWindows(ds, ["t2m"], t_in, t_out, period=[2011])
+    years = ds["time"].values.astype("datetime64[Y]").astype(int) + 1970
+
+    def targets(w):
+        return {int(s) + t_in + k for s in w.starts for k in range(t_out)}
+
+    assert {int(years[i]) for i in targets(train)} == {2010}
+    assert {int(years[i]) for i in targets(test)} == {2011}
+    # every window whose targets fit in the period is kept: 2010 holds steps 0..13, targets start at s + 2
+    assert train.starts.tolist() == list(range(0, 14 - t_in - t_out + 1))
+    assert test.starts.min() == 14 - t_in  # inputs from 2010 may start a 2011 window

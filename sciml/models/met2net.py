@@ -27,8 +27,8 @@ the same network end to end on MSE(D(P(E(x))), y) (the ablation); ``variable_att
 SimVP-style translator, no mixing across variables).
 
 Deviations from the reference code, and why: the copy/EMA runs after the optimizer step only (the reference runs it
-inside forward, so validation changed the weights); longitude is padded circularly (the globe is periodic), latitude
-with zeros.
+inside forward, so validation changed the weights); longitude is padded circularly on a globe (zeros on a regional
+crop: ``periodic_lon``), latitude with zeros.
 """
 
 from __future__ import annotations
@@ -40,42 +40,44 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, GridError, ShapeError
 from sciml.models.protocol import Objective, Stage, Staged, StepHook
 
 __all__ = ["Met2Net", "VariableAttention", "Translator"]
 
 
 class _GlobeConv(nn.Module):
-    """3x3 conv with circular padding along longitude (last axis) and zeros along latitude."""
+    """3x3 conv with zeros along latitude and, along longitude (last axis), circular padding on a whole globe or
+    zeros on a regional crop (``periodic=False``)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, periodic: bool = True) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=0)
+        self.periodic = periodic
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, (1, 1, 0, 0), mode="circular")
+        x = F.pad(x, (1, 1, 0, 0), mode="circular" if self.periodic else "constant")
         return self.conv(F.pad(x, (0, 0, 1, 1)))
 
 
-def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(_GlobeConv(c_in, c_out, stride), nn.GroupNorm(min(4, c_out), c_out), nn.SiLU())
+def _block(c_in: int, c_out: int, stride: int = 1, periodic: bool = True) -> nn.Sequential:
+    return nn.Sequential(_GlobeConv(c_in, c_out, stride, periodic), nn.GroupNorm(min(4, c_out), c_out), nn.SiLU())
 
 
 class _Encoder(nn.Module):
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, hidden: int, periodic: bool = True) -> None:
         super().__init__()
-        self.net = nn.Sequential(_block(1, hidden), _block(hidden, hidden, stride=2))
+        self.net = nn.Sequential(_block(1, hidden, periodic=periodic), _block(hidden, hidden, 2, periodic))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
 class _Decoder(nn.Module):
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, hidden: int, periodic: bool = True) -> None:
         super().__init__()
         self.up = nn.Sequential(nn.Conv2d(hidden, 4 * hidden, 1), nn.PixelShuffle(2), nn.SiLU())
-        self.conv = _block(hidden, hidden)
+        self.conv = _block(hidden, hidden, periodic=periodic)
         self.out = nn.Conv2d(hidden, 1, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -171,6 +173,8 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
         variable_attention: attention across variables (False: a SimVP-style translator, no mixing).
         two_stage: the implicit two-stage training with frozen copies (False: end to end, one loss).
         momentum: EMA momentum m of the frozen translator.
+        periodic_lon: pad longitude circularly (a whole globe, default) or with zeros (a regional crop). The forecast
+            task sets it from the record's longitudes; ``forward(x, grid)`` refuses a Grid that says otherwise.
     """
 
     def __init__(
@@ -185,6 +189,7 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
         variable_attention: bool = True,
         two_stage: bool = True,
         momentum: float = 0.9,
+        periodic_lon: bool = True,
     ) -> None:
         super().__init__()
         named = (
@@ -201,8 +206,9 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
             raise ConfigError(f"met2net momentum must be in [0, 1), got {momentum}")
         self.n_variables, self.t_in, self.t_out, self.hidden = int(n_variables), int(t_in), int(t_out), int(hidden)
         self.two_stage, self.momentum = bool(two_stage), float(momentum)
-        self.encoders = nn.ModuleList([_Encoder(hidden) for _ in range(self.n_variables)])
-        self.decoders = nn.ModuleList([_Decoder(hidden) for _ in range(self.n_variables)])
+        self.periodic_lon = bool(periodic_lon)
+        self.encoders = nn.ModuleList([_Encoder(hidden, self.periodic_lon) for _ in range(self.n_variables)])
+        self.decoders = nn.ModuleList([_Decoder(hidden, self.periodic_lon) for _ in range(self.n_variables)])
         self.translator = Translator(
             self.t_in * hidden, self.t_out * hidden, translator_width, n_blocks, n_heads, variable_attention
         )
@@ -244,6 +250,15 @@ class Met2Net(nn.Module, Objective, StepHook, Staged):
 
     def forward(self, x, grid=None) -> torch.Tensor:
         x = self._check(x, self.t_in, "input")
+        if (
+            grid is not None
+            and tuple(grid.shape) == tuple(x.shape[-2:])
+            and bool(grid.periodic[-1]) != self.periodic_lon
+        ):
+            raise GridError(
+                f"met2net was built with periodic_lon={self.periodic_lon} but the grid's longitude axis is "
+                f"{'periodic' if grid.periodic[-1] else 'not periodic'}; build it with periodic_lon={grid.periodic[-1]}"
+            )
         return self._decode(self.decoders, self.translator(self._encode(self.encoders, x)))
 
     # ------------------------------------------------------------------ the contract

@@ -111,6 +111,7 @@ class ForecastTask(Task):
         train = forecast_windows(cfg, d.train, ds)
         val = forecast_windows(cfg, d.val, ds) if d.val is not None else None
         kwargs = {"n_variables": len(d.variables), "t_in": d.t_in, "t_out": d.t_out}
+        kwargs["periodic_lon"] = bool(train.latlon_grid.periodic[1])  # a whole globe, or a regional crop
         for k, v in kwargs.items():
             if k in cfg.model and cfg.model[k] != v:
                 raise ConfigError(f"model.{k}={cfg.model[k]} but the data section gives {v}; remove it from model")

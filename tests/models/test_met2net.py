@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import sciml.models
-from sciml.core.errors import ShapeError
+from sciml.core.errors import GridError, ShapeError
+from sciml.fields.grid import Grid
 from sciml.models.met2net import Translator
 from sciml.training import Trainer
 from sciml.training.trainer import evaluate_model
@@ -134,3 +135,51 @@ def test_end_to_end_switch_trains_one_loss_without_copies():
     assert model.target is None
     loss, terms = model.objective(batch())
     assert set(terms) == {"mse"} and torch.allclose(loss, torch.nn.functional.mse_loss(model(batch()[0]), batch()[1]))
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_longitude_wraps_on_a_globe_and_not_on_a_regional_crop(periodic):
+    """Every conv of the model pads longitude as asked: the last column reaches the first output column only on a
+    globe (checked per layer: the model's GroupNorm couples all positions, so the check cannot be end to end)."""
+    torch.manual_seed(0)
+    model = small(periodic_lon=periodic).eval()
+    convs = [m for m in model.modules() if type(m).__name__ == "_GlobeConv"]
+    assert convs and all(c.periodic is periodic for c in convs)
+    conv = convs[0]
+    x = torch.randn(1, 1, 8, 16)
+    x2 = x.clone()
+    x2[..., -1] += 10.0
+    with torch.no_grad():
+        first = (conv(x2) - conv(x))[..., 0].abs().max()
+    assert (first > 1e-3) if periodic else (first == 0)
+    grid = Grid.uniform((8, 16), periodic=[False, not periodic])
+    with pytest.raises(GridError, match=f"built with periodic_lon={periodic}"):
+        model(batch()[0], grid)
+
+
+@pytest.mark.parametrize("lon_step,expected", [(22.5, True), (2.5, False)])
+def test_the_forecast_task_sets_periodic_lon_from_the_record(tmp_path, lon_step, expected):
+    import numpy as np
+    import xarray as xr
+    import yaml
+
+    from sciml.runs.config import load_config
+    from sciml.runs.tasks import get_task
+
+    time = np.datetime64("2010-01-01T00") + np.arange(12) * np.timedelta64(12, "h")
+    values = np.random.default_rng(0).normal(size=(12, 8, 16)).astype("float32")
+    ds = xr.Dataset(
+        {"t2m": (("time", "lat", "lon"), values)},
+        coords={"time": time, "lat": np.linspace(-60, 60, 8), "lon": np.arange(16) * lon_step},
+    )
+    ds.to_netcdf(tmp_path / "record.nc", engine="h5netcdf")
+    config = {
+        "task": "forecast",
+        "model": {"name": "met2net", "hidden": 4, "translator_width": 8, "n_blocks": 1, "n_heads": 1},
+        "data": {"path": str(tmp_path / "record.nc"), "variables": ["t2m"], "t_in": 2, "t_out": 2, "train": [2010]},
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    cfg = load_config(tmp_path / "c.yaml")
+    task = get_task("forecast")
+    model = task.build_model(cfg, task.prepare(cfg))
+    assert model.wrapped.periodic_lon is expected  # 16 x 22.5 degrees close the circle, 16 x 2.5 do not

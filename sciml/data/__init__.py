@@ -19,6 +19,7 @@ _GENERATORS = Registry(
         "grf": "sciml.data.grf:generate",
         "darcy": "sciml.data.darcy:generate",
         "navier_stokes": "sciml.data.navier_stokes:generate",
+        "burgers": "sciml.data.burgers:generate",
         "boussinesq": "sciml.data.boussinesq:generate",
         "cahn_hilliard": "sciml.data.cahn_hilliard:generate",
         "bumps": "sciml.data.bumps:generate",

@@ -9,7 +9,8 @@ dicts of them, nested config dataclasses), so it round-trips through YAML, JSON 
   float fields because YAML 1.1 (PyYAML) reads ``1e-3`` without a dot as a string.
 * ``convert(annotation, value, where)`` is the same check for one value (used for ad-hoc sections).
 * ``to_dict(cfg)`` is the inverse (plain dicts and lists).
-* ``parse_override`` / ``apply_overrides``: dotted ``"a.b=value"`` overrides, values read by ``yaml.safe_load``.
+* ``parse_override`` / ``apply_overrides``: dotted ``"a.b=value"`` overrides, values read by ``load_yaml``.
+* ``load_yaml(text)``: the one YAML parser (safe loading; ``1e-4`` is a float, as in YAML 1.2).
 * ``read_yaml(path)`` (safe loading, a mapping at the top) and ``dump_config(cfg, path)`` (atomic).
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "parse_override",
     "apply_overrides",
     "read_yaml",
+    "load_yaml",
     "dump_config",
 ]
 
@@ -180,8 +182,25 @@ def to_dict(cfg: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- files
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2 floats: ``1e-4`` and ``5E3`` are numbers, not the strings YAML 1.1 makes
+    of exponents without a dot (a ``dt: 1e-4`` would otherwise reach a solver as text)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML text safely (no Python objects) with YAML 1.2 floats; the one YAML reader of sciml."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def parse_override(item: Any, form: str = "key.path=value") -> tuple[list[str], Any]:
-    """Split a ``"a.b.c=value"`` override into its key path and its value (parsed by ``yaml.safe_load``).
+    """Split a ``"a.b.c=value"`` override into its key path and its value (parsed by ``load_yaml``).
 
     ``form`` describes the expected shape in the error message.
     """
@@ -192,14 +211,14 @@ def parse_override(item: Any, form: str = "key.path=value") -> tuple[list[str], 
     if not key.strip() or any(not p for p in parts):
         raise ConfigError(f"override {item!r}: empty key path")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = load_yaml(text) if text.strip() else None
     except yaml.YAMLError as e:
         raise ConfigError(f"override {item!r}: cannot parse value {text!r}: {e}") from None
     return parts, value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """Apply ``"a.b.c=value"`` overrides to a nested dict in place (value parsed by ``yaml.safe_load``)."""
+    """Apply ``"a.b.c=value"`` overrides to a nested dict in place (value parsed by ``load_yaml``)."""
     for item in overrides:
         parts, value = parse_override(item)
         node = data
@@ -217,12 +236,12 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
 
 
 def read_yaml(path: str | Path, what: str = "config file") -> dict[str, Any]:
-    """A YAML file read with ``yaml.safe_load``; a mapping at the top (an empty file is ``{}``), else ConfigError."""
+    """A YAML file read with ``load_yaml``; a mapping at the top (an empty file is ``{}``), else ConfigError."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{what} {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{what} {str(path)!r} is not valid YAML: {e}") from None
     if data is None:

@@ -226,8 +226,7 @@ def generate(
     solver_resolution = check_torus_params("burgers", n_samples, resolution, solver_resolution, dtype)
     for name, value in (("T", T), ("dt", dt), ("nu", nu), ("alpha", alpha), ("tau", tau), ("sigma", sigma)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            hint = " (YAML reads 1e-4 as text: write 1.0e-4)" if isinstance(value, str) else ""
-            raise ConfigError(f"burgers parameter {name} must be a finite number, got {value!r}{hint}")
+            raise ConfigError(f"burgers parameter {name} must be a finite number, got {value!r}")
     if not (dt > 0 and T > 0):
         raise ConfigError(f"T and dt must be positive, got T={T}, dt={dt}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -9,9 +9,9 @@ A recipe is a YAML mapping with exactly these top-level keys (only ``generator``
 
 ``load_recipe`` validates the keys (unknown ones raise ``ConfigError`` naming them and the allowed ones),
 ``apply_overrides`` applies ``KEY=VALUE`` strings (``params.n_samples=10``, the short form ``n_samples=10``,
-or a top-level key such as ``output=x.h5``; values are parsed with ``yaml.safe_load`` so ``10``, ``0.5``,
-``[32, 32]`` and ``true`` get their YAML types), and ``run_recipe`` generates the fields and writes them
-atomically with ``sciml.fields.hdf5.write_fields``, so a failing generator or write leaves any previous file
+or a top-level key such as ``output=x.h5``; values are parsed with ``sciml.core.config.load_yaml`` so ``10``,
+``0.5``, ``1e-4``, ``[32, 32]`` and ``true`` get their YAML types), and ``run_recipe`` generates the fields and writes
+them atomically with ``sciml.fields.hdf5.write_fields``, so a failing generator or write leaves any previous file
 at the destination untouched. The provenance stored in the file holds the generator name, every parameter
 (defaults filled in), the seed, the recipe path, the description, the sciml version and the creation time.
 """
@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 import sciml.data as data
-from sciml.core.config import parse_override
+from sciml.core.config import load_yaml, parse_override
 from sciml.core.errors import ConfigError, DataFormatError, SciMLError, located
 from sciml.core.files import clean_stale_temporaries, make_dirs, storage_error
 
@@ -76,7 +76,7 @@ def load_recipe(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise DataFormatError(f"recipe file {path} does not exist")
     try:
-        recipe = yaml.safe_load(path.read_text())
+        recipe = load_yaml(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"recipe {path} is not valid YAML: {exc}") from None
     validate_recipe(recipe, where=f"recipe {path}")

@@ -4,7 +4,7 @@
 model's registry entry unless given: "operator", "rollout", ...), ``data`` and ``eval`` (validated by the task's
 own config classes: ``DataConfig`` for operator runs), ``train`` (``sciml.training.TrainConfig``), ``seed`` and
 ``run_dir``. ``load_config(path, overrides=["train.lr=1e-3", "model.width=32"])`` reads YAML with
-``yaml.safe_load``, applies dotted overrides (values parsed by ``yaml.safe_load`` too) and validates everything;
+``sciml.core.config.load_yaml`` (safe), applies dotted overrides (values parsed the same way) and validates everything;
 ``dump_config(cfg, path)`` writes YAML atomically.
 """
 

@@ -68,7 +68,7 @@ import torch
 from tqdm.auto import tqdm
 
 from sciml.core.errors import ConfigError, InvalidValueError
-from sciml.data.navier_stokes import check_torus_params, time_steps
+from sciml.data.navier_stokes import check_torus_params, record_interval, time_steps
 from sciml.fields.grid import Grid
 
 __all__ = ["generate", "BurgersSolver", "cole_hopf"]
@@ -232,14 +232,7 @@ def generate(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     n_steps = time_steps(T, dt, "T")
-    if trajectory:
-        if isinstance(n_snapshots, bool) or not isinstance(n_snapshots, int) or n_snapshots < 1:
-            raise ConfigError(f"n_snapshots must be a positive integer, got {n_snapshots!r}")
-        if n_steps % n_snapshots:
-            raise ConfigError(f"T/dt = {n_steps} steps must be a positive multiple of n_snapshots={n_snapshots}")
-        record_every = n_steps // n_snapshots
-    else:
-        record_every = None
+    record_every = record_interval(n_steps, trajectory, n_snapshots)
     solver = BurgersSolver(solver_resolution, nu)
     if 3 * n_grf_modes > solver_resolution:
         log.warning(

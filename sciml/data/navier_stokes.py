@@ -163,6 +163,18 @@ def time_steps(duration: float, dt: float, name: str, minimum: int = 1) -> int:
     return n
 
 
+def record_interval(n_steps: int, trajectory: bool, n_snapshots: Any) -> int | None:
+    """Steps between recorded snapshots of a ``trajectory=True`` run (``n_snapshots`` of them after the start; ``T/dt``
+    must be a multiple), or None for an input/output pair (only the final state is kept)."""
+    if not trajectory:
+        return None
+    if isinstance(n_snapshots, bool) or not isinstance(n_snapshots, int) or n_snapshots < 1:
+        raise ConfigError(f"n_snapshots must be a positive integer, got {n_snapshots!r}")
+    if n_steps % n_snapshots:
+        raise ConfigError(f"T/dt = {n_steps} steps must be a positive multiple of n_snapshots={n_snapshots}")
+    return n_steps // n_snapshots
+
+
 def check_torus_params(generator: str, n_samples, resolution, solver_resolution, dtype: str) -> int:
     """Validate the arguments shared by the torus generators; returns the solver resolution."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
@@ -221,12 +233,7 @@ def generate(
     # validated here so that a bad value is reported under its own name (solve() only knows "T")
     time_steps(t_start, dt, "t_start", minimum=0)
     n_steps = time_steps(T, dt, "T")
-    if trajectory:
-        if n_snapshots < 1 or n_steps % n_snapshots:
-            raise ConfigError(f"T/dt = {n_steps} steps must be a positive multiple of n_snapshots={n_snapshots}")
-        record_every = n_steps // n_snapshots
-    else:
-        record_every = None
+    record_every = record_interval(n_steps, trajectory, n_snapshots)
     stride = solver_resolution // resolution
     solver = VorticitySolver(solver_resolution, nu, fno_forcing(solver_resolution, forcing_amplitude))
     sigma = tau ** (alpha - 1.0)

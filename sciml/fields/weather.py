@@ -234,22 +234,21 @@ def _combine(parts: list[tuple[Path, Any]], where: str):
             joined.append((f"{sorted(names)} from {len(group)} files", ds))
         else:
             joined.append((str(group[0][0]), group[0][1]))
-    timed = [(label, ds) for label, ds in joined if "time" in ds.dims]
-    for label, ds in timed[1:]:
-        ref_label, ref = timed[0]
-        if ds.sizes["time"] != ref.sizes["time"] or not np.array_equal(ds["time"].values, ref["time"].values):
-            raise DataFormatError(
-                f"{where}: the variables cover different times: {ref_label} {_span(ref)}, but {label} {_span(ds)}; "
-                "give the same years for every variable"
-            )
-    ref_label, ref = joined[0]
-    for label, ds in joined[1:]:
-        for axis in (*_LAT, *_LON):
-            if axis in ds.coords and axis in ref.coords and not np.array_equal(ds[axis].values, ref[axis].values):
+    # compare with a part that has a time axis when there is one (a constants file, such as orography, has none)
+    ref_label, ref = next(((label, ds) for label, ds in joined if "time" in ds.coords), joined[0])
+    for label, ds in joined:
+        for axis in ("time", *_LAT, *_LON):
+            if axis not in ds.coords or axis not in ref.coords or np.array_equal(ds[axis].values, ref[axis].values):
+                continue
+            if axis == "time":
                 raise DataFormatError(
-                    f"{where}: {label} and {ref_label} are on different grids (coordinate {axis!r} differs); "
-                    "regrid them to one grid first"
+                    f"{where}: the variables cover different times: {ref_label} {_span(ref)}, but {label} "
+                    f"{_span(ds)}; give the same years for every variable"
                 )
+            raise DataFormatError(
+                f"{where}: {label} and {ref_label} are on different grids (coordinate {axis!r} differs); "
+                "regrid them to one grid first"
+            )
     try:  # only the level axes may differ (one variable on more levels than another): outer join on those
         return xr.merge([ds for _, ds in joined], compat="override", join="outer")
     except ValueError as e:

@@ -76,12 +76,18 @@ def _velocity(vorticity: torch.Tensor, res: int) -> torch.Tensor:
     return torch.stack([u, v], -3).float()
 
 
+_LOADED: dict[Path, dict] = {}  # per process: every task of a worker reads the data file once
+
+
 def make_data(args) -> dict:
-    """Pretraining velocity snapshots and both targets' (input, output) pairs, cached on disk."""
+    """Pretraining velocity snapshots and both targets' (input, output) pairs, cached on disk (and per process)."""
     key = f"curves_res{args.res}_s{args.solver_factor}_n{args.n_pretrain}" + ("_quick" if args.quick else "")
     path = Path(args.cache) / f"{key}.pt"
+    if path in _LOADED:
+        return _LOADED[path]
     if path.exists():
-        return torch.load(path, weights_only=True)
+        _LOADED[path] = torch.load(path, weights_only=True)
+        return _LOADED[path]
     res, sres = args.res, args.res * args.solver_factor
     common = dict(resolution=res, solver_resolution=sres, progress=False, dt=5e-3)
     pre = []
@@ -112,6 +118,7 @@ def make_data(args) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(data, tmp)
+    _LOADED[path] = data
     return data
 
 
